@@ -9,8 +9,9 @@
 #   make lint       Verilator -Wall over all RTL
 #   make deps       install the Debian packages the project needs
 #   make clean
+#   make format     clang-format the C and C++ sources
 
-BUILD := build
+BUILD ?= build
 BIN   := $(BUILD)/bin
 OBJ   := $(BUILD)/obj
 TBIN  := $(BUILD)/tests
@@ -30,15 +31,18 @@ CHECK_LIBS   = $(shell pkg-config --libs check)
 
 VERILATOR       := verilator
 VERILATOR_ROOT  := /usr/share/verilator
-VERILATOR_INC   := -I$(VERILATOR_ROOT)/include -I$(VERILATOR_ROOT)/include/vltstd
+VERILATOR_INC   := -isystem $(VERILATOR_ROOT)/include -isystem $(VERILATOR_ROOT)/include/vltstd
+VERILATOR_EXTRA ?=
 VERILATOR_FLAGS := --cc --build -j 2 -O3 --x-assign fast --x-initial fast -Wall \
-                   rtl/lint/waivers.vlt
+                   rtl/lint/waivers.vlt $(VERILATOR_EXTRA)
 
 # ---------------------------------------------------------------------------------------------------
 # Sources. Packages come first: Verilator needs them declared before use.
-RTL_PKGS := rtl/fpu/sparrow_fp_pkg.sv
-RTL_SRCS := rtl/fpu/sparrow_fp_lzc.sv rtl/fpu/sparrow_fp_round.sv rtl/fpu/sparrow_fp_add.sv \
-            rtl/fpu/sparrow_fp_mul.sv
+# RTL_ROOT can point at a modified copy of rtl/ (tests/fp/mutants.sh builds deliberately broken units).
+RTL_ROOT ?= rtl
+RTL_PKGS := $(RTL_ROOT)/fpu/sparrow_fp_pkg.sv
+RTL_SRCS := $(addprefix $(RTL_ROOT)/fpu/,sparrow_fp_lzc.sv sparrow_fp_round.sv sparrow_fp_add.sv \
+              sparrow_fp_mul.sv)
 RTL_ALL  := $(RTL_PKGS) $(RTL_SRCS)
 
 # Top-level designs: each is Verilated into a model and linted with everything below it.
@@ -50,7 +54,7 @@ LINT_TOPS := $(FPVEC_TOP)
 # Set-up: the first build on a fresh machine installs what is missing.
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-long lint run bench clean
+.PHONY: all deps test test-long lint run bench clean format
 all: $(BIN)/sparrow-fpvec $(BIN)/sparrow-fpgen
 
 $(DEPS_STAMP): tools/deps.sh
@@ -138,6 +142,10 @@ bench: all
 
 clean:
 	rm -rf $(BUILD)
+
+# Reformat C and C++ sources with the project's .clang-format (clang-format is not a build dependency).
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')
 
 # Header dependencies of our own objects (Verilator's model directory keeps its own).
 -include $(shell find $(OBJ) -path '$(OBJ)/verilated' -prune -o -name '*.d' -print 2>/dev/null)

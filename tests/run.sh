@@ -54,16 +54,18 @@ case "$suite" in
     run_test unit-fpvec-format    "$TBIN/test_fpvec_format"
     run_test fpvec-cli            tests/fp/test_fpvec_cli.sh
     run_test fpgen-cli            tests/fp/test_fpgen_cli.sh
+    run_test rtl-mutants          tests/fp/mutants.sh
     for op in add mul; do
-      # One million random vectors over the encoding space plus the targeted classes.
-      run_test "rtl-$op-1M"       "$BIN/sparrow-fpgen $op --count 1000000 --seed 1 | $BIN/sparrow-fpvec $op"
+      # Four million random vectors over the encoding space, plus the targeted classes.
+      run_test "rtl-$op-4M-targeted" \
+        "$BIN/sparrow-fpgen $op --count 4000000 --seed 1 | $BIN/sparrow-fpvec $op"
     done
     ;;
   long)
     for op in add mul; do
       for seed in 2 3 4 5; do
-        run_test "rtl-$op-50M-seed$seed" \
-          "$BIN/sparrow-fpgen $op --count 50000000 --seed $seed | $BIN/sparrow-fpvec $op"
+        run_test "rtl-$op-100M-seed$seed" \
+          "$BIN/sparrow-fpgen $op --count 100000000 --seed $seed | $BIN/sparrow-fpvec $op"
       done
     done
     ;;

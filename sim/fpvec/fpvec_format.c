@@ -32,7 +32,9 @@ static int parse_hex_field(const char **cursor, int digits, uint32_t *value) {
   return 1;
 }
 
-static int is_separator(char c) { return c == ' ' || c == '\t'; }
+static int is_separator(char c) {
+  return c == ' ' || c == '\t';
+}
 
 static int is_line_end(const char *cursor) {
   return cursor[0] == '\0' || (cursor[0] == '\n' && cursor[1] == '\0') ||

@@ -5,9 +5,9 @@
 //   AAAAAAAA BBBBBBBB RRRRRRRR FF
 //
 // operand A, operand B, expected result (8 hex digits each) and expected exception flags (2 hex
-// digits: bit0 inexact, bit1 underflow, bit2 overflow, bit3 divide-by-zero, bit4 invalid), separated
-// by single spaces or tabs. This is what Berkeley TestFloat's testfloat_gen writes for f32_add and
-// f32_mul, and what sparrow-fpgen writes.
+// digits: bit0 inexact, bit1 underflow, bit2 overflow, bit3 divide-by-zero, bit4 invalid),
+// separated by single spaces or tabs. This is what Berkeley TestFloat's testfloat_gen writes for
+// f32_add and f32_mul, and what sparrow-fpgen writes.
 
 #ifndef SPARROW_SIM_FPVEC_FPVEC_FORMAT_H_
 #define SPARROW_SIM_FPVEC_FPVEC_FORMAT_H_

@@ -3,8 +3,8 @@
 // sparrow-fpvec: streams TestFloat-format binary32 vectors through the Verilated add/mul units and
 // counts every result and flag that differs from the expectation.
 //
-// Exit status: 0 all vectors match; 1 some mismatch; 2 usage error, unreadable or malformed input, or
-// no vectors at all.
+// Exit status: 0 all vectors match; 1 some mismatch; 2 usage error, unreadable or malformed input,
+// or no vectors at all.
 
 #include <errno.h>
 #include <stdbool.h>
@@ -74,16 +74,17 @@ typedef struct coverage {
 } coverage_t;
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: sparrow-fpvec add|mul [FILE] [--nan-any] [--show N]\n"
-          "  Reads TestFloat lines 'A B RESULT FLAGS' (hex) from FILE or standard input, runs each\n"
-          "  through the RTL binary32 unit and reports result and flag mismatches.\n"
-          "  --nan-any  accept any NaN where a NaN is expected (Sparrow itself always returns\n"
-          "             0x7FC00000; use this for suites generated with another NaN convention)\n"
-          "  --show N   print the first N mismatches in full (default %d)\n"
-          "  --coverage also print how many operands, expected results and expected flags fall\n"
-          "             in each class (zero, subnormal, normal, inf, qnan, snan; nx uf of dz nv)\n",
-          kDefaultShown);
+  fprintf(
+      out,
+      "usage: sparrow-fpvec add|mul [FILE] [--nan-any] [--show N]\n"
+      "  Reads TestFloat lines 'A B RESULT FLAGS' (hex) from FILE or standard input, runs each\n"
+      "  through the RTL binary32 unit and reports result and flag mismatches.\n"
+      "  --nan-any  accept any NaN where a NaN is expected (Sparrow itself always returns\n"
+      "             0x7FC00000; use this for suites generated with another NaN convention)\n"
+      "  --show N   print the first N mismatches in full (default %d)\n"
+      "  --coverage also print how many operands, expected results and expected flags fall\n"
+      "             in each class (zero, subnormal, normal, inf, qnan, snan; nx uf of dz nv)\n",
+      kDefaultShown);
 }
 
 static bool parse_options(int argc, char **argv, options_t *opts) {
@@ -132,7 +133,9 @@ static bool parse_options(int argc, char **argv, options_t *opts) {
   return true;
 }
 
-static bool is_nan(uint32_t bits) { return (bits & 0x7F800000u) == 0x7F800000u && (bits & 0x007FFFFFu); }
+static bool is_nan(uint32_t bits) {
+  return (bits & 0x7F800000u) == 0x7F800000u && (bits & 0x007FFFFFu);
+}
 
 static value_class_t classify(uint32_t bits) {
   uint32_t exponent = (bits >> 23) & 0xFFu;
@@ -303,10 +306,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "sparrow-fpvec: %s: no vectors\n", in_name);
     return kExitError;
   }
-  printf("sparrow-fpvec %s: %lu vectors, %lu result mismatches, %lu flag mismatches, "
-         "%.0f vectors/s (%zu lanes, %llu cycles)\n",
-         opts.op_name, tally.vectors, tally.result_mismatches, tally.flag_mismatches,
-         elapsed > 0 ? (double)tally.vectors / elapsed : 0.0, lanes, (unsigned long long)cycles);
+  printf(
+      "sparrow-fpvec %s: %lu vectors, %lu result mismatches, %lu flag mismatches, "
+      "%.0f vectors/s (%zu lanes, %llu cycles)\n",
+      opts.op_name, tally.vectors, tally.result_mismatches, tally.flag_mismatches,
+      elapsed > 0 ? (double)tally.vectors / elapsed : 0.0, lanes, (unsigned long long)cycles);
   if (opts.coverage) {
     print_coverage(&session.coverage);
   }

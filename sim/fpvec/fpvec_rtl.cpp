@@ -71,7 +71,9 @@ extern "C" void fpvec_rtl_run(fpvec_rtl_t *rtl, fpvec_op_t op, const uint32_t *a
   top.valid_i = 0;
 }
 
-extern "C" uint64_t fpvec_rtl_cycles(const fpvec_rtl_t *rtl) { return rtl->cycles; }
+extern "C" uint64_t fpvec_rtl_cycles(const fpvec_rtl_t *rtl) {
+  return rtl->cycles;
+}
 
 extern "C" void fpvec_rtl_close(fpvec_rtl_t *rtl) {
   if (rtl == nullptr) {

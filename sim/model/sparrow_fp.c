@@ -41,45 +41,41 @@ _Static_assert(FLT_RADIX == 2 && FLT_MANT_DIG == 24 && FLT_MAX_EXP == 128 && FLT
 
 typedef enum { FP_OP_ADD, FP_OP_MUL } fp_op_t;
 
-static float float_from_bits(uint32_t bits)
-{
-    float value;
-    memcpy(&value, &bits, sizeof value);
-    return value;
+static float float_from_bits(uint32_t bits) {
+  float value;
+  memcpy(&value, &bits, sizeof value);
+  return value;
 }
 
-static uint32_t bits_from_float(float value)
-{
-    uint32_t bits;
-    memcpy(&bits, &value, sizeof bits);
-    return bits;
+static uint32_t bits_from_float(float value) {
+  uint32_t bits;
+  memcpy(&bits, &value, sizeof bits);
+  return bits;
 }
 
-static int is_nan_bits(uint32_t bits)
-{
-    return (bits & EXPONENT_MASK) == EXPONENT_MASK && (bits & FRACTION_MASK) != 0;
+static int is_nan_bits(uint32_t bits) {
+  return (bits & EXPONENT_MASK) == EXPONENT_MASK && (bits & FRACTION_MASK) != 0;
 }
 
 /* Host <fenv.h> exceptions to Sparrow's flag bits (the host's bit values are its own business). */
-static uint8_t sparrow_flags_from_host(int raised)
-{
-    uint8_t flags = 0;
-    if (raised & FE_INEXACT) {
-        flags |= SPARROW_FP_NX;
-    }
-    if (raised & FE_UNDERFLOW) {
-        flags |= SPARROW_FP_UF;
-    }
-    if (raised & FE_OVERFLOW) {
-        flags |= SPARROW_FP_OF;
-    }
-    if (raised & FE_DIVBYZERO) {
-        flags |= SPARROW_FP_DZ;
-    }
-    if (raised & FE_INVALID) {
-        flags |= SPARROW_FP_NV;
-    }
-    return flags;
+static uint8_t sparrow_flags_from_host(int raised) {
+  uint8_t flags = 0;
+  if (raised & FE_INEXACT) {
+    flags |= SPARROW_FP_NX;
+  }
+  if (raised & FE_UNDERFLOW) {
+    flags |= SPARROW_FP_UF;
+  }
+  if (raised & FE_OVERFLOW) {
+    flags |= SPARROW_FP_OF;
+  }
+  if (raised & FE_DIVBYZERO) {
+    flags |= SPARROW_FP_DZ;
+  }
+  if (raised & FE_INVALID) {
+    flags |= SPARROW_FP_NV;
+  }
+  return flags;
 }
 
 /*
@@ -88,44 +84,41 @@ static uint8_t sparrow_flags_from_host(int raised)
  * move it across feclearexcept()/fetestexcept() (-frounding-math alone does not promise the
  * latter). The caller's exception flags are saved and restored around it.
  */
-static uint32_t host_binary_op(fp_op_t op, uint32_t a, uint32_t b, uint8_t *flags)
-{
-    volatile float operand_a = float_from_bits(a);
-    volatile float operand_b = float_from_bits(b);
-    volatile float result;
-    fexcept_t caller_flags;
-    int saved = fegetexceptflag(&caller_flags, FE_ALL_EXCEPT) == 0;
+static uint32_t host_binary_op(fp_op_t op, uint32_t a, uint32_t b, uint8_t *flags) {
+  volatile float operand_a = float_from_bits(a);
+  volatile float operand_b = float_from_bits(b);
+  volatile float result;
+  fexcept_t caller_flags;
+  int saved = fegetexceptflag(&caller_flags, FE_ALL_EXCEPT) == 0;
 
-    feclearexcept(FE_ALL_EXCEPT);
-    if (op == FP_OP_ADD) {
-        result = operand_a + operand_b;
-    } else {
-        result = operand_a * operand_b;
-    }
-    int raised = fetestexcept(FE_ALL_EXCEPT);
-    if (saved) {
-        fesetexceptflag(&caller_flags, FE_ALL_EXCEPT);
-    }
+  feclearexcept(FE_ALL_EXCEPT);
+  if (op == FP_OP_ADD) {
+    result = operand_a + operand_b;
+  } else {
+    result = operand_a * operand_b;
+  }
+  int raised = fetestexcept(FE_ALL_EXCEPT);
+  if (saved) {
+    fesetexceptflag(&caller_flags, FE_ALL_EXCEPT);
+  }
 
-    uint32_t bits = bits_from_float(result);
-    /* The host returns its default NaN (0xFFC00000 on x86) or a quieted operand payload. */
-    if (is_nan_bits(bits)) {
-        bits = SPARROW_FP_CANONICAL_NAN;
-    }
-    if (flags != NULL) {
-        *flags |= sparrow_flags_from_host(raised);
-    }
-    return bits;
+  uint32_t bits = bits_from_float(result);
+  /* The host returns its default NaN (0xFFC00000 on x86) or a quieted operand payload. */
+  if (is_nan_bits(bits)) {
+    bits = SPARROW_FP_CANONICAL_NAN;
+  }
+  if (flags != NULL) {
+    *flags |= sparrow_flags_from_host(raised);
+  }
+  return bits;
 }
 
-uint32_t sparrow_fp_add(uint32_t a, uint32_t b, uint8_t *flags)
-{
-    return host_binary_op(FP_OP_ADD, a, b, flags);
+uint32_t sparrow_fp_add(uint32_t a, uint32_t b, uint8_t *flags) {
+  return host_binary_op(FP_OP_ADD, a, b, flags);
 }
 
-uint32_t sparrow_fp_mul(uint32_t a, uint32_t b, uint8_t *flags)
-{
-    return host_binary_op(FP_OP_MUL, a, b, flags);
+uint32_t sparrow_fp_mul(uint32_t a, uint32_t b, uint8_t *flags) {
+  return host_binary_op(FP_OP_MUL, a, b, flags);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -138,24 +131,23 @@ uint32_t sparrow_fp_mul(uint32_t a, uint32_t b, uint8_t *flags)
  * from volatiles so that the compiler cannot fold the expression, but the expression itself is
  * ordinary code that -ffp-contract=fast with an FMA target would fuse.
  */
-static uint32_t unfused_multiply_add_probe(void)
-{
-    volatile float source_a = float_from_bits(0x3F800800u); /* 1 + 2^-12 */
-    volatile float source_c = float_from_bits(0xBF801000u); /* -(1 + 2^-11) */
-    float a = source_a;
-    float b = source_a;
-    float c = source_c;
-    volatile float result = a * b + c;
-    return bits_from_float(result);
+static uint32_t unfused_multiply_add_probe(void) {
+  volatile float source_a = float_from_bits(0x3F800800u); /* 1 + 2^-12 */
+  volatile float source_c = float_from_bits(0xBF801000u); /* -(1 + 2^-11) */
+  float a = source_a;
+  float b = source_a;
+  float c = source_c;
+  volatile float result = a * b + c;
+  return bits_from_float(result);
 }
 
 typedef struct {
-    fp_op_t op;
-    uint32_t a;
-    uint32_t b;
-    uint32_t result;
-    uint8_t flags;
-    const char *why; /* what it means when this case fails */
+  fp_op_t op;
+  uint32_t a;
+  uint32_t b;
+  uint32_t result;
+  uint8_t flags;
+  const char *why; /* what it means when this case fails */
 } selfcheck_case_t;
 
 /* Each case has its own reason, so a failure names the host property that is wrong. */
@@ -213,34 +205,33 @@ static const selfcheck_case_t kSelfcheckCases[] = {
      "quiet NaN: -qNaN(payload) + 1 did not give the canonical NaN without flags"},
 };
 
-static int selfcheck_case_passes(const selfcheck_case_t *check)
-{
-    uint8_t flags = 0;
-    uint32_t result = check->op == FP_OP_ADD ? sparrow_fp_add(check->a, check->b, &flags)
-                                              : sparrow_fp_mul(check->a, check->b, &flags);
-    return result == check->result && flags == check->flags;
+static int selfcheck_case_passes(const selfcheck_case_t *check) {
+  uint8_t flags = 0;
+  uint32_t result = check->op == FP_OP_ADD ? sparrow_fp_add(check->a, check->b, &flags)
+                                           : sparrow_fp_mul(check->a, check->b, &flags);
+  return result == check->result && flags == check->flags;
 }
 
-sparrow_fp_selfcheck_t sparrow_fp_selfcheck(const char **why)
-{
-    const char *failure = NULL;
+sparrow_fp_selfcheck_t sparrow_fp_selfcheck(const char **why) {
+  const char *failure = NULL;
 
-    if (fegetround() != FE_TONEAREST) {
-        failure = "rounding mode: the host is not set to round to nearest";
-    } else if (unfused_multiply_add_probe() != 0x00000000u) {
-        failure = "contraction: a * b + c was fused into a multiply-add "
-                  "(build with -ffp-contract=off)";
-    } else {
-        for (size_t i = 0; i < sizeof kSelfcheckCases / sizeof kSelfcheckCases[0]; i++) {
-            if (!selfcheck_case_passes(&kSelfcheckCases[i])) {
-                failure = kSelfcheckCases[i].why;
-                break;
-            }
-        }
+  if (fegetround() != FE_TONEAREST) {
+    failure = "rounding mode: the host is not set to round to nearest";
+  } else if (unfused_multiply_add_probe() != 0x00000000u) {
+    failure =
+        "contraction: a * b + c was fused into a multiply-add "
+        "(build with -ffp-contract=off)";
+  } else {
+    for (size_t i = 0; i < sizeof kSelfcheckCases / sizeof kSelfcheckCases[0]; i++) {
+      if (!selfcheck_case_passes(&kSelfcheckCases[i])) {
+        failure = kSelfcheckCases[i].why;
+        break;
+      }
     }
+  }
 
-    if (why != NULL) {
-        *why = failure;
-    }
-    return failure == NULL ? SPARROW_FP_SELFCHECK_OK : SPARROW_FP_SELFCHECK_FAILED;
+  if (why != NULL) {
+    *why = failure;
+  }
+  return failure == NULL ? SPARROW_FP_SELFCHECK_OK : SPARROW_FP_SELFCHECK_FAILED;
 }

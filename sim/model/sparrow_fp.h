@@ -29,11 +29,11 @@ extern "C" {
 
 /* Exception flags, one bit each, in TestFloat / RISC-V fflags order. */
 enum {
-    SPARROW_FP_NX = 1u << 0, /* inexact */
-    SPARROW_FP_UF = 1u << 1, /* underflow (tiny after rounding and inexact) */
-    SPARROW_FP_OF = 1u << 2, /* overflow */
-    SPARROW_FP_DZ = 1u << 3, /* divide by zero (never raised by add or multiply) */
-    SPARROW_FP_NV = 1u << 4, /* invalid */
+  SPARROW_FP_NX = 1u << 0, /* inexact */
+  SPARROW_FP_UF = 1u << 1, /* underflow (tiny after rounding and inexact) */
+  SPARROW_FP_OF = 1u << 2, /* overflow */
+  SPARROW_FP_DZ = 1u << 3, /* divide by zero (never raised by add or multiply) */
+  SPARROW_FP_NV = 1u << 4, /* invalid */
 };
 
 /* All flag bits together. */
@@ -50,8 +50,8 @@ uint32_t sparrow_fp_add(uint32_t a, uint32_t b, uint8_t *flags);
 uint32_t sparrow_fp_mul(uint32_t a, uint32_t b, uint8_t *flags);
 
 typedef enum {
-    SPARROW_FP_SELFCHECK_OK = 0,
-    SPARROW_FP_SELFCHECK_FAILED = 1,
+  SPARROW_FP_SELFCHECK_OK = 0,
+  SPARROW_FP_SELFCHECK_FAILED = 1,
 } sparrow_fp_selfcheck_t;
 
 /*

@@ -20,7 +20,8 @@ static fpvec_vector_t parse_ok(const char *line) {
 static const char *parse_error(const char *line) {
   fpvec_vector_t vector = {.a = 0x12345678u};
   const char *why = NULL;
-  ck_assert_msg(fpvec_parse_line(line, &vector, &why) == kFpvecParseMalformed, "accepted '%s'", line);
+  ck_assert_msg(fpvec_parse_line(line, &vector, &why) == kFpvecParseMalformed, "accepted '%s'",
+                line);
   ck_assert_ptr_nonnull(why);
   ck_assert_uint_eq(vector.a, 0x12345678u);  // a rejected line leaves the output alone
   return why;
@@ -61,7 +62,8 @@ START_TEST(test_rejects_malformed) {
   ck_assert_str_eq(parse_error("3F800000  3F800000 40000000 00\n"),
                    "operands and result must be exactly 8 hex digits");
   ck_assert_str_eq(parse_error("3F800000 3F800000 40000000 20\n"), "flags use bits above bit 4");
-  ck_assert_str_eq(parse_error("3F800000 3F800000 40000000 00\r"), "unexpected text after the flags");
+  ck_assert_str_eq(parse_error("3F800000 3F800000 40000000 00\r"),
+                   "unexpected text after the flags");
 }
 END_TEST
 
