@@ -51,11 +51,28 @@ FPVEC_SV  := sim/fpvec/$(FPVEC_TOP).sv
 LINT_TOPS := $(FPVEC_TOP)
 
 # ---------------------------------------------------------------------------------------------------
+# Generated hardware description (Gemmini's habit: the hardware parameters generate the C header).
+GEN_DIR := $(BUILD)/gen
+HW_TOML := rtl/params/sparrow_hw.toml
+HW_H    := $(GEN_DIR)/sparrow_hw.h
+HW_PKG  := $(GEN_DIR)/sparrow_hw_pkg.sv
+HW_VC   := $(GEN_DIR)/sparrow_hw_S.vc $(GEN_DIR)/sparrow_hw_M.vc
+CFLAGS   += -I$(GEN_DIR)
+CXXFLAGS += -I$(GEN_DIR)
+
+$(HW_H) $(HW_PKG) $(HW_VC) &: $(HW_TOML) tools/hwgen.py | $(DEPS_STAMP)
+	tools/hwgen.py $(HW_TOML) $(GEN_DIR)
+
+# ---------------------------------------------------------------------------------------------------
 # Set-up: the first build on a fresh machine installs what is missing.
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: all deps test test-long lint run bench clean format
-all: $(BIN)/sparrow-fpvec $(BIN)/sparrow-fpgen
+# Each part of the tree adds its executables to ALL_BINS and its unit tests to UNIT_TESTS in its
+# own fragment, mk/PART.mk (included at the end).
+ALL_BINS   := $(BIN)/sparrow-fpvec $(BIN)/sparrow-fpgen
+UNIT_TESTS :=
+all: build-all
 
 $(DEPS_STAMP): tools/deps.sh
 	tools/deps.sh
@@ -86,11 +103,15 @@ $(OBJ)/sim/fpvec/fpvec_rtl.o: sim/fpvec/fpvec_rtl.cpp $(FPVEC_MODEL)
 
 # ---------------------------------------------------------------------------------------------------
 # C objects: one rule for every C file of the tree.
-$(OBJ)/%.o: %.c | $(DEPS_STAMP)
+$(OBJ)/%.o: %.c | $(DEPS_STAMP) $(HW_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(OBJ)/tests/unit/%.o: tests/unit/%.c | $(DEPS_STAMP)
+$(OBJ)/%.o: %.cpp | $(DEPS_STAMP) $(HW_H)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(OBJ)/tests/unit/%.o: tests/unit/%.c | $(DEPS_STAMP) $(HW_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
 
@@ -108,7 +129,7 @@ $(BIN)/sparrow-fpgen: $(OBJ)/tests/fp/fpgen_main.o $(FPVEC_FORMAT) $(FP_MODEL_OB
 
 # ---------------------------------------------------------------------------------------------------
 # Tests.
-UNIT_TESTS := $(TBIN)/test_sparrow_fp $(TBIN)/test_fpvec_format
+UNIT_TESTS += $(TBIN)/test_sparrow_fp $(TBIN)/test_fpvec_format
 
 $(TBIN)/test_sparrow_fp: $(OBJ)/tests/unit/test_sparrow_fp.o $(FP_MODEL_OBJS)
 	@mkdir -p $(@D)
@@ -118,20 +139,25 @@ $(TBIN)/test_fpvec_format: $(OBJ)/tests/unit/test_fpvec_format.o $(FPVEC_FORMAT)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-TEST_DEPS := all $(UNIT_TESTS)
 
-test: lint $(TEST_DEPS)
+test: lint build-all
 	tests/run.sh quick
 
-test-long: lint $(TEST_DEPS)
+test-long: lint build-all
 	tests/run.sh long
 
-lint: | $(DEPS_STAMP)
+# Every top is linted with all RTL; the fabric once per configuration (LINT_TOPS_PER_CONFIG, whose
+# parameters come from the generated sparrow_hw_<C>.vc files).
+LINT_SRCS = rtl/lint/waivers.vlt $(HW_PKG) $(RTL_ALL) $(FPVEC_SV) $(FABRIC_SV)
+lint: $(HW_PKG) | $(DEPS_STAMP)
 	@for top in $(LINT_TOPS); do \
 	  echo "lint: verilator --lint-only -Wall ($$top)"; \
-	  $(VERILATOR) --lint-only -Wall rtl/lint/waivers.vlt $(RTL_ALL) $(FPVEC_SV) \
-	      --top-module $$top || exit 1; \
+	  $(VERILATOR) --lint-only -Wall $(LINT_SRCS) --top-module $$top || exit 1; \
 	done
+	@for top in $(LINT_TOPS_PER_CONFIG); do for vc in $(HW_VC); do \
+	  echo "lint: verilator --lint-only -Wall ($$top, $$(basename $$vc .vc))"; \
+	  $(VERILATOR) --lint-only -Wall $$(cat $$vc) $(LINT_SRCS) --top-module $$top || exit 1; \
+	done; done
 	@echo "lint: clean"
 
 run: all
@@ -146,6 +172,12 @@ clean:
 # Reformat C and C++ sources with the project's .clang-format (clang-format is not a build dependency).
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')
+
+include $(sort $(wildcard mk/*.mk))
+
+# Defined last, so that every fragment's ALL_BINS and UNIT_TESTS are in.
+.PHONY: build-all
+build-all: $(ALL_BINS) $(UNIT_TESTS)
 
 # Header dependencies of our own objects (Verilator's model directory keeps its own).
 -include $(shell find $(OBJ) -path '$(OBJ)/verilated' -prune -o -name '*.d' -print 2>/dev/null)

@@ -16,6 +16,11 @@ PACKAGES=(
   verilator     # RTL simulation and lint (bookworm ships 5.006)
   check         # C unit-test framework (pulls libsubunit-dev)
   pkg-config    # finds Check's compile and link flags
+  python3       # tools/hwgen.py: generates the hardware header and package (tomllib, 3.11)
+  libsystemc-dev          # the SystemC platform of sparrow-sim (clock, reset, DRAM model)
+  zlib1g-dev              # Verilator's FST waveform writer (sparrow-sim --trace)
+  gcc-riscv64-unknown-elf # proves the firmware builds for a bare-metal RISC-V target
+  valgrind                # leak checks of the driver's failure paths
 )
 
 missing=()
