@@ -75,6 +75,14 @@ case "$suite" in
     ;;
 esac
 
+# Each part of the tree adds its own tests in tests/list.d/PART.sh, which calls run_test for the
+# suite in $suite ("quick" or "long").
+for list in tests/list.d/*.sh; do
+  [[ -e "$list" ]] || continue
+  # shellcheck source=/dev/null
+  source "$list"
+done
+
 if [[ $failed -gt 0 ]]; then
   echo "failed: ${failed_names[*]}"
 fi
