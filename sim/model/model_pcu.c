@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// PCU in GEMM mode (docs/fabric.md): per output block, optionally load the accumulators from c,
+// then k_count outer-product steps acc[r][c] = add(acc[r][c], mul(a[r], b[c])), then hand the block
+// to the output buffer, which drains row by row on pcu_out while the next block computes. Every
+// value comes from sparrow_fp_mul then sparrow_fp_add in exactly that order, so it is bit-identical
+// to the RTL's multiplier/adder pair whatever order the model visits units in.
+#include <stdint.h>
+#include <string.h>
+
+#include "model_internal.h"
+#include "sparrow_fp.h"
+
+static sparrow_model_fifo_t *input(sparrow_model_t *model, uint32_t tile, uint32_t kind) {
+  return &model->phase.dst[tile * SPARROW_SWITCH_DST_PER_TILE + kind];
+}
+
+static bool drain_step(sparrow_model_t *model, uint32_t tile) {
+  sparrow_model_pcu_run_t *run = &model->phase.pcu[tile];
+  sparrow_model_fifo_t *out =
+      &model->phase.src[tile * SPARROW_SWITCH_SRC_PER_TILE + SPARROW_SRC_PCU_OUT];
+  if (run->out_pending == 0 || sparrow_model_fifo_full(out)) {
+    return false;
+  }
+  sparrow_model_beat_t beat;
+  memcpy(beat.word, run->out[run->out_next], model->config.lanes * sizeof(uint32_t));
+  sparrow_model_fifo_push(out, &beat);
+  run->out_next++;
+  run->out_pending--;
+  run->out_beats++;
+  return true;
+}
+
+static void open_block(sparrow_model_pcu_run_t *run) {
+  // Without acc_init every accumulator starts at +0.0 (bits 0), the reduction-order rule's start.
+  memset(run->acc, 0, sizeof run->acc);
+  run->block_open = true;
+  run->c_loaded = 0;
+  run->k_done = 0;
+}
+
+static bool load_c_step(sparrow_model_t *model, uint32_t tile) {
+  sparrow_model_pcu_run_t *run = &model->phase.pcu[tile];
+  sparrow_model_fifo_t *c = input(model, tile, SPARROW_DST_PCU_C);
+  if (sparrow_model_fifo_empty(c)) {
+    return false;
+  }
+  memcpy(run->acc[run->c_loaded], sparrow_model_fifo_head(c)->word,
+         model->config.lanes * sizeof(uint32_t));
+  sparrow_model_fifo_pop(c);
+  run->c_loaded++;
+  run->c_beats++;
+  return true;
+}
+
+static bool mac_step(sparrow_model_t *model, uint32_t tile) {
+  sparrow_model_pcu_run_t *run = &model->phase.pcu[tile];
+  sparrow_model_fifo_t *a = input(model, tile, SPARROW_DST_PCU_A);
+  sparrow_model_fifo_t *b = input(model, tile, SPARROW_DST_PCU_B);
+  // a and b are taken together: one beat pair per step.
+  if (sparrow_model_fifo_empty(a) || sparrow_model_fifo_empty(b)) {
+    return false;
+  }
+  const uint32_t *a_word = sparrow_model_fifo_head(a)->word;
+  const uint32_t *b_word = sparrow_model_fifo_head(b)->word;
+  uint32_t lanes = model->config.lanes;
+  for (uint32_t r = 0; r < lanes; ++r) {
+    for (uint32_t col = 0; col < lanes; ++col) {
+      uint32_t product = sparrow_fp_mul(a_word[r], b_word[col], &model->fp_status);
+      run->acc[r][col] = sparrow_fp_add(run->acc[r][col], product, &model->fp_status);
+    }
+  }
+  sparrow_model_fifo_pop(a);
+  sparrow_model_fifo_pop(b);
+  run->k_done++;
+  run->ab_pairs++;
+  model->phase.macs += (uint64_t)lanes * lanes;
+  return true;
+}
+
+// The block's accumulators move to the output buffer once the previous block has fully drained.
+static bool finish_block_step(sparrow_model_pcu_run_t *run, uint32_t lanes) {
+  if (run->out_pending != 0) {
+    return false;
+  }
+  memcpy(run->out, run->acc, sizeof run->out);
+  run->out_pending = lanes;
+  run->out_next = 0;
+  run->block_open = false;
+  run->blocks_done++;
+  return true;
+}
+
+bool sparrow_model_pcu_step(sparrow_model_t *model, uint32_t tile) {
+  sparrow_model_pcu_run_t *run = &model->phase.pcu[tile];
+  if (!run->enabled) {
+    return false;
+  }
+  bool moved = drain_step(model, tile);
+  if (run->blocks_done >= run->blocks) {
+    return moved;
+  }
+  if (!run->block_open) {
+    open_block(run);
+    moved = true;
+  }
+  if (run->acc_init && run->c_loaded < model->config.lanes) {
+    return load_c_step(model, tile) || moved;
+  }
+  if (run->k_done < run->k_count) {
+    return mac_step(model, tile) || moved;
+  }
+  return finish_block_step(run, model->config.lanes) || moved;
+}
+
+bool sparrow_model_pcu_done(const sparrow_model_t *model, uint32_t tile) {
+  const sparrow_model_pcu_run_t *run = &model->phase.pcu[tile];
+  return !run->enabled || (run->blocks_done >= run->blocks && run->out_pending == 0);
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Program builder and CSR loader (model_prog_builder.h). Every field position and register index
+// comes from sparrow_hw.h.
+#include "model_prog_builder.h"
+
+#include <stddef.h>
+
+void sparrow_model_prog_init(sparrow_model_prog_t *prog, uint64_t *storage, uint32_t capacity) {
+  prog->entries = storage;
+  prog->capacity = capacity;
+  prog->count = 0;
+  prog->overflow = false;
+}
+
+uint64_t sparrow_model_prog_entry(uint32_t opcode, uint32_t unit, uint32_t reg, uint32_t value) {
+  // Bits 63:60 opcode, 55:48 unit, 47:32 register, 31:0 value.
+  return (uint64_t)(opcode & 0xFu) << 60 | (uint64_t)(unit & 0xFFu) << 48 |
+         (uint64_t)(reg & 0xFFFFu) << 32 | value;
+}
+
+static void append(sparrow_model_prog_t *prog, uint64_t entry) {
+  if (prog->count >= prog->capacity) {
+    prog->overflow = true;
+    return;
+  }
+  prog->entries[prog->count++] = entry;
+}
+
+void sparrow_model_prog_cfg(sparrow_model_prog_t *prog, uint32_t unit, uint32_t reg,
+                            uint32_t value) {
+  append(prog, sparrow_model_prog_entry(SPARROW_OP_CFG, unit, reg, value));
+}
+
+void sparrow_model_prog_run(sparrow_model_prog_t *prog) {
+  append(prog, sparrow_model_prog_entry(SPARROW_OP_RUN, 0, 0, 0));
+}
+
+void sparrow_model_prog_end(sparrow_model_prog_t *prog) {
+  append(prog, sparrow_model_prog_entry(SPARROW_OP_END, 0, 0, 0));
+}
+
+void sparrow_model_prog_route(sparrow_model_prog_t *prog, uint32_t dst, uint32_t src) {
+  sparrow_model_prog_cfg(prog, SPARROW_UNIT_SWITCH, dst,
+                         1u << SPARROW_SWITCH_ROUTE_ENABLE_BIT | src);
+}
+
+void sparrow_model_prog_unroute(sparrow_model_prog_t *prog, uint32_t dst) {
+  sparrow_model_prog_cfg(prog, SPARROW_UNIT_SWITCH, dst, SPARROW_SW_NO_SOURCE);
+}
+
+static void agen_block(sparrow_model_prog_t *prog, uint32_t unit, uint32_t block, uint32_t base_reg,
+                       uint32_t count_reg, uint32_t stride_reg, uint32_t enable_reg,
+                       const sparrow_model_agen_cfg_t *agen) {
+  sparrow_model_prog_cfg(prog, unit, block + base_reg, agen->base);
+  for (uint32_t level = 0; level < SPARROW_LOOP_LEVELS; ++level) {
+    sparrow_model_prog_cfg(prog, unit, block + count_reg + level, agen->count[level]);
+    sparrow_model_prog_cfg(prog, unit, block + stride_reg + level, (uint32_t)agen->stride[level]);
+  }
+  sparrow_model_prog_cfg(prog, unit, block + enable_reg, 1);
+}
+
+void sparrow_model_prog_agcu(sparrow_model_prog_t *prog, uint32_t tile, uint32_t channel,
+                             const sparrow_model_agen_cfg_t *agen) {
+  agen_block(prog, SPARROW_UNIT_AGCU + tile, channel * SPARROW_AGCU_CHAN_BLOCK,
+             SPARROW_AGCU_CHAN_BASE, SPARROW_AGCU_CHAN_COUNT, SPARROW_AGCU_CHAN_STRIDE,
+             SPARROW_AGCU_CHAN_ENABLE, agen);
+}
+
+void sparrow_model_prog_pmu(sparrow_model_prog_t *prog, uint32_t tile, uint32_t port,
+                            const sparrow_model_agen_cfg_t *agen) {
+  agen_block(prog, SPARROW_UNIT_PMU + tile, port * SPARROW_PMU_PORT_BLOCK, SPARROW_PMU_PORT_BASE,
+             SPARROW_PMU_PORT_COUNT, SPARROW_PMU_PORT_STRIDE, SPARROW_PMU_PORT_ENABLE, agen);
+}
+
+void sparrow_model_prog_sync(sparrow_model_prog_t *prog, uint32_t tile, uint32_t buffer,
+                             uint32_t enable, uint32_t slots, uint32_t wr_lines,
+                             uint32_t rd_lines) {
+  uint32_t unit = SPARROW_UNIT_PMU + tile;
+  // Buffer b's four sync registers start at sync_block + 4b.
+  uint32_t block = SPARROW_PMU_SYNC_BLOCK + buffer * (SPARROW_PMU_SYNC_RD_LINES + 1u);
+  sparrow_model_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_SLOTS, slots);
+  sparrow_model_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_WR_LINES, wr_lines);
+  sparrow_model_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_RD_LINES, rd_lines);
+  sparrow_model_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_ENABLE, enable);
+}
+
+void sparrow_model_prog_gemm(sparrow_model_prog_t *prog, uint32_t tile, uint32_t k_count,
+                             uint32_t blocks, uint32_t acc_init) {
+  uint32_t unit = SPARROW_UNIT_PCU + tile;
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_GEMM);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_K_COUNT, k_count);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, blocks);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_ACC_INIT, acc_init);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
+}
+
+void sparrow_model_prog_load(sparrow_model_t *model, const sparrow_model_prog_t *prog) {
+  sparrow_model_csr_write(model, SPARROW_CSR_PROG_ADDR, 0);
+  for (uint32_t i = 0; i < prog->count; ++i) {
+    sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_LO, (uint32_t)prog->entries[i]);
+    sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_HI, (uint32_t)(prog->entries[i] >> 32));
+  }
+}
+
+uint32_t sparrow_model_prog_launch_wait(sparrow_model_t *model, const sparrow_model_prog_t *prog,
+                                        uint64_t max_cycles) {
+  const uint32_t busy = 1u << SPARROW_STATUS_BUSY_BIT;
+  sparrow_model_prog_load(model, prog);
+  sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_LAUNCH_BIT);
+  uint32_t status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
+  for (uint64_t cycle = 0; cycle < max_cycles && (status & busy) != 0; ++cycle) {
+    sparrow_model_advance(model, 1);
+    status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
+  }
+  return status;
+}
