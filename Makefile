@@ -4,12 +4,14 @@
 #   make            build everything (installs missing Debian packages first, see tools/deps.sh)
 #   make test       lint, unit tests, RTL-vs-IEEE vector runs (the CI command)
 #   make test-long  the long runs (hundreds of millions of vectors)
-#   make run        the main job (for now: a demonstration of the verified arithmetic core)
+#   make run        the main job (for now: a GEMM on the simulated RTL chip, checked; FP vectors)
 #   make bench      throughput figures
 #   make lint       Verilator -Wall over all RTL
 #   make deps       install the Debian packages the project needs
 #   make clean
 #   make format     clang-format the C and C++ sources
+
+.DEFAULT_GOAL := all
 
 BUILD ?= build
 BIN   := $(BUILD)/bin
@@ -161,7 +163,7 @@ lint: $(HW_PKG) | $(DEPS_STAMP)
 	@echo "lint: clean"
 
 run: all
-	tests/fp/demo.sh
+	tools/run.sh
 
 bench: all
 	tests/fp/bench.sh
@@ -173,7 +175,8 @@ clean:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')
 
-include $(sort $(wildcard mk/*.mk))
+# Each fragment may use the libraries of those before it: keep this order.
+include mk/model.mk mk/firmware.mk mk/rtl.mk mk/driver.mk mk/host.mk mk/sim.mk
 
 # Defined last, so that every fragment's ALL_BINS and UNIT_TESTS are in.
 .PHONY: build-all

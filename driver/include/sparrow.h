@@ -3,8 +3,8 @@
 // libsparrow: the host driver for a Sparrow device (docs/driver.md).
 //
 // Every call returns a sparrow_status_t; on failure sparrow_last_error(dev) says why in one line.
-// No call blocks forever (each has the device's timeout, sparrow_set_timeout), and the library never
-// exits or aborts the process.
+// No call blocks forever (each has the device's timeout, sparrow_set_timeout), and the library
+// never exits or aborts the process.
 
 #ifndef SPARROW_DRIVER_INCLUDE_SPARROW_H_
 #define SPARROW_DRIVER_INCLUDE_SPARROW_H_
@@ -18,25 +18,25 @@ extern "C" {
 
 typedef enum sparrow_status {
   SPARROW_OK = 0,
-  SPARROW_E_ARG,        // bad argument (NULL, zero size, malformed URI, ...)
-  SPARROW_E_NOMEM,      // host out of memory
-  SPARROW_E_DEVMEM,     // device memory full, or an address/range not allocated
-  SPARROW_E_CONNECT,    // could not reach the device (spawn failed, connection refused, no device)
-  SPARROW_E_IO,         // transport failure (read/write error)
-  SPARROW_E_CLOSED,     // the device closed the connection or died
-  SPARROW_E_TIMEOUT,    // no answer within the timeout
-  SPARROW_E_PROTOCOL,   // malformed or unexpected frame from the device
-  SPARROW_E_DEVICE,     // the device answered with an error (message has its code and reason)
-  SPARROW_E_FABRIC,     // the launch failed on the fabric (watchdog, bad program)
-  SPARROW_E_FP,         // (reserved for sparrow_check_fp) NaN/Inf or invalid operation reported
+  SPARROW_E_ARG,       // bad argument (NULL, zero size, malformed URI, ...)
+  SPARROW_E_NOMEM,     // host out of memory
+  SPARROW_E_DEVMEM,    // device memory full, or an address/range not allocated
+  SPARROW_E_CONNECT,   // could not reach the device (spawn failed, connection refused, no device)
+  SPARROW_E_IO,        // transport failure (read/write error)
+  SPARROW_E_CLOSED,    // the device closed the connection or died
+  SPARROW_E_TIMEOUT,   // no answer within the timeout
+  SPARROW_E_PROTOCOL,  // malformed or unexpected frame from the device
+  SPARROW_E_DEVICE,    // the device answered with an error (message has its code and reason)
+  SPARROW_E_FABRIC,    // the launch failed on the fabric (watchdog, bad program)
+  SPARROW_E_FP,        // (reserved for sparrow_check_fp) NaN/Inf or invalid operation reported
 } sparrow_status_t;
 
 typedef struct sparrow_dev sparrow_dev_t;
 
 // What the device says about itself (HELLO).
 typedef struct sparrow_info {
-  char config[8];     // "S", "M"
-  const char *fabric; // "rtl" or "model"
+  char config[8];      // "S", "M"
+  const char *fabric;  // "rtl" or "model"
   uint32_t hw_version;
   uint32_t fw_version;
   uint32_t proto_version;
@@ -66,9 +66,11 @@ typedef struct sparrow_counters {
 
 // Opens a device. URIs:
 //   sim[:rtl|:model][,config=S|M][,dram_bw=N][,dram_latency=N][,dram_mb=N]
-//        spawn build/bin/sparrow-sim (next to the running executable, or $SPARROW_SIM) on a socketpair
+//        spawn sparrow-sim on a socketpair: $SPARROW_SIM, else sparrow-sim next to the running
+//        executable, else build/bin/sparrow-sim under the working directory (default rtl, M)
 //   unix:PATH        connect to a running sparrow-sim
-//   tcp:HOST:PORT    connect to a running sparrow-sim
+//   tcp:HOST:PORT    connect to a running sparrow-sim (HOST may be [IPv6])
+//   usb[:VID:PID[:SERIAL]]  parsed; no USB transport yet (SPARROW_E_CONNECT)
 // On failure *dev is NULL and, when msg is not NULL, msg (msg_len bytes) receives the reason.
 sparrow_status_t sparrow_open(const char *uri, sparrow_dev_t **dev, char *msg, size_t msg_len)
     __attribute__((warn_unused_result));
@@ -105,6 +107,23 @@ sparrow_status_t sparrow_wait(sparrow_dev_t *dev, uint32_t timeout_ms, uint32_t 
     __attribute__((warn_unused_result));
 sparrow_status_t sparrow_counters(sparrow_dev_t *dev, sparrow_counters_t *counters)
     __attribute__((warn_unused_result));
+
+// The device's STATUS answer (docs/fabric.md: status and ERROR_CODE / ERROR_ENTRY of the last
+// launch).
+typedef struct sparrow_device_state {
+  uint32_t status;
+  uint32_t fp_status;
+  uint32_t error_code;
+  uint32_t error_entry;
+} sparrow_device_state_t;
+sparrow_status_t sparrow_query_status(sparrow_dev_t *dev, sparrow_device_state_t *state)
+    __attribute__((warn_unused_result));
+
+// What the device is, for logs: "sim (pid 123: .../sparrow-sim --fd 5 ...)", "unix:/tmp/s", ...
+const char *sparrow_describe(const sparrow_dev_t *dev);
+
+// The watchdog sparrow_run launches with: cycles without any stream or DRAM beat.
+#define SPARROW_RUN_WATCHDOG_CYCLES 1000000u
 
 // load + launch + wait + counters in one call.
 sparrow_status_t sparrow_run(sparrow_dev_t *dev, const uint64_t *entries, size_t count,

@@ -10,6 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 // Facts about the platform that the fabric's CSRs do not hold.
 typedef struct sparrow_hal_platform {
   uint64_t dram_bytes;
@@ -31,5 +35,9 @@ void sparrow_hal_platform_info(sparrow_hal_platform_t *info);
 
 // Lets the fabric run for the given number of cycles (in the simulator: advances simulated time).
 void sparrow_hal_wait_cycles(uint32_t cycles);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif
 
 #endif  // SPARROW_FIRMWARE_HAL_SPARROW_HAL_H_

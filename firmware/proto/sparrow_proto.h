@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SPARROW_PROTO_MAGIC 0x57525053u
 #define SPARROW_PROTO_VERSION 1u
 #define SPARROW_PROTO_HEADER_BYTES 16u
@@ -117,21 +121,30 @@ size_t sparrow_proto_encode(uint8_t kind, uint16_t status, uint32_t seq, const u
                             uint32_t length, uint8_t *out, size_t cap);
 
 // Checks the first SPARROW_PROTO_HEADER_BYTES of a frame: magic, version, length bound.
-// Returns kSparrowRcOk, kSparrowRcBadMagic, kSparrowRcBadVersion or kSparrowRcBadLength; fills *header
-// whenever the magic is right (so a bad version can still be answered with the right seq).
+// Returns kSparrowRcOk, kSparrowRcBadMagic, kSparrowRcBadVersion or kSparrowRcBadLength; fills
+// *header whenever the magic is right (so a bad version can still be answered with the right seq).
+// Checked in the order magic, length bound, version: an oversized length (the stream cannot be
+// followed) outranks a bad version (the frame can still be read and answered).
 sparrow_rc_t sparrow_proto_parse_header(const uint8_t *bytes, sparrow_frame_header_t *header)
     __attribute__((warn_unused_result));
 
-// Checks a whole frame of len bytes: header as above, len == 16 + length + 4, CRC. On success
-// *payload points into frame.
+// Checks a whole frame of len bytes: header as above, len == 16 + length + 4, CRC, in that order
+// (len < 16 is kSparrowRcBadLength). On success *payload points into frame (payload may be NULL).
 sparrow_rc_t sparrow_proto_decode(const uint8_t *frame, size_t len, sparrow_frame_header_t *header,
                                   const uint8_t **payload) __attribute__((warn_unused_result));
 
-void sparrow_proto_hello_encode(const sparrow_hello_t *hello, uint8_t out[SPARROW_PROTO_HELLO_BYTES]);
-void sparrow_proto_hello_decode(const uint8_t in[SPARROW_PROTO_HELLO_BYTES], sparrow_hello_t *hello);
+void sparrow_proto_hello_encode(const sparrow_hello_t *hello,
+                                uint8_t out[SPARROW_PROTO_HELLO_BYTES]);
+// Decoding always leaves config NUL-terminated (its 8th byte is forced to 0).
+void sparrow_proto_hello_decode(const uint8_t in[SPARROW_PROTO_HELLO_BYTES],
+                                sparrow_hello_t *hello);
 
 // Names for messages: "HELLO", "BAD_CRC", ...; "?" for unknown values.
 const char *sparrow_proto_cmd_name(uint8_t cmd);
 const char *sparrow_proto_rc_name(uint16_t rc);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif
 
 #endif  // SPARROW_FIRMWARE_PROTO_SPARROW_PROTO_H_

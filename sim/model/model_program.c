@@ -88,7 +88,9 @@ void sparrow_model_config_reset(sparrow_model_t *model) {
 
 sparrow_model_launch_result_t sparrow_model_program_execute(sparrow_model_t *model) {
   sparrow_model_launch_result_t result = {SPARROW_MODEL_OK, 0, 0};
-  uint32_t entries = model->config.prog_entries;
+  // A launch runs the entries loaded so far: those below PROG_ADDR at launch time (as the RTL).
+  uint32_t entries = model->prog_addr < model->config.prog_entries ? model->prog_addr
+                                                                   : model->config.prog_entries;
   for (uint32_t index = 0; index < entries; ++index) {
     uint64_t entry = model->program[index];
     result.entry = index;
@@ -113,7 +115,8 @@ sparrow_model_launch_result_t sparrow_model_program_execute(sparrow_model_t *mod
       return result;
     }
   }
-  // Ran off the end of program memory: ERROR_ENTRY names the last entry executed.
+  // Ran past the loaded entries: ERROR_ENTRY names the first entry that was not loaded.
+  result.entry = entries;
   result.error = SPARROW_MODEL_ERR_NO_END;
   return result;
 }

@@ -636,10 +636,24 @@ START_TEST(test_error_no_end) {
   for (uint32_t i = 0; i < env->hw->prog_entries; ++i) {
     sparrow_model_prog_cfg(&env->prog, SPARROW_UNIT_PCU, SPARROW_PCU_K_COUNT, i);
   }
-  expect_error(env, run(env), SPARROW_FABRIC_ERR_NO_END, env->hw->prog_entries - 1u);
+  /* No END among the loaded entries: ERROR_ENTRY is the first entry not loaded (PROG_ADDR). */
+  expect_error(env, run(env), SPARROW_FABRIC_ERR_NO_END, env->hw->prog_entries);
   /* One op_end in the last entry makes it good. */
   env->storage[env->hw->prog_entries - 1u] = sparrow_model_prog_entry(SPARROW_OP_END, 0, 0, 0);
   ck_assert_uint_eq(run(env), DONE);
+  env_close(env);
+}
+END_TEST
+
+/* A launch runs only the entries loaded for it: an END left in memory by an earlier, longer program
+ * beyond PROG_ADDR is not reached. */
+START_TEST(test_error_no_end_ignores_stale_entries) {
+  env_t *env = env_open(_i);
+  sparrow_model_prog_cfg(&env->prog, SPARROW_UNIT_PCU, SPARROW_PCU_K_COUNT, 1);
+  sparrow_model_prog_end(&env->prog);
+  ck_assert_uint_eq(run(env), DONE);
+  env->prog.count = 1; /* reload just the first entry; the END at entry 1 is now stale */
+  expect_error(env, run(env), SPARROW_FABRIC_ERR_NO_END, 1);
   env_close(env);
 }
 END_TEST
@@ -728,6 +742,7 @@ static Suite *model_suite(void) {
   tcase_add_loop_test(errors, test_error_bad_register, 0, configs);
   tcase_add_loop_test(errors, test_error_bad_opcode, 0, configs);
   tcase_add_loop_test(errors, test_error_no_end, 0, configs);
+  tcase_add_loop_test(errors, test_error_no_end_ignores_stale_entries, 0, configs);
   tcase_add_loop_test(errors, test_error_deadlock, 0, configs);
   tcase_add_loop_test(errors, test_error_bad_address, 0, configs);
   suite_add_tcase(suite, errors);

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// A small builder of fabric programs (docs/fabric.md, "Programs"): 64-bit entries encoded from the
+// constants of the generated sparrow_hw.h, plus helpers that configure one AGCU channel, PMU port,
+// PMU buffer synchronization, PCU or switch route at a time.
+//
+// The builder keeps a shadow of every configuration register it has written in the current program
+// and skips a write whose value the register already holds: config registers persist across phases,
+// so only what changes costs an entry. Enable registers are cleared by the fabric at the end of
+// each phase, so the shadow forgets them at every op_run. A new program starts with an empty
+// shadow, so every program is self-contained (it never relies on what an earlier launch left
+// behind).
+
+#ifndef SPARROW_HOST_OPS_PROGRAM_H_
+#define SPARROW_HOST_OPS_PROGRAM_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sparrow_hw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sparrow_ops_prog_status {
+  SPARROW_OPS_PROG_OK = 0,
+  SPARROW_OPS_PROG_E_ARG,    // unit/register out of range, or a bad tile/channel/port index
+  SPARROW_OPS_PROG_E_FULL,   // the program would exceed its entry limit
+  SPARROW_OPS_PROG_E_NOMEM,  // host out of memory
+} sparrow_ops_prog_status_t;
+
+// Shadow dimensions: unit ids are below 0x40 (pcu + max_tiles - 1 = 0x37) and no unit has more than
+// 128 registers (checked below against the generated table).
+#define SPARROW_OPS_PROG_UNITS 64u
+#define SPARROW_OPS_PROG_REGS 128u
+_Static_assert(SPARROW_UNIT_PCU + SPARROW_MAX_TILES <= SPARROW_OPS_PROG_UNITS, "unit ids");
+_Static_assert(SPARROW_AGCU_REG_COUNT <= SPARROW_OPS_PROG_REGS &&
+                   SPARROW_PMU_REG_COUNT <= SPARROW_OPS_PROG_REGS &&
+                   SPARROW_PCU_REG_COUNT <= SPARROW_OPS_PROG_REGS &&
+                   SPARROW_MAX_TILES * SPARROW_SWITCH_DST_PER_TILE <= SPARROW_OPS_PROG_REGS,
+               "register counts");
+
+typedef struct sparrow_ops_prog {
+  uint32_t tiles;      // the fabric's tile count (unit ids beyond it are refused)
+  size_t max_entries;  // program memory size (prog_entries)
+  uint64_t *entries;
+  size_t count;
+  size_t capacity;
+  uint8_t known[SPARROW_OPS_PROG_UNITS][SPARROW_OPS_PROG_REGS];
+  uint32_t value[SPARROW_OPS_PROG_UNITS][SPARROW_OPS_PROG_REGS];
+} sparrow_ops_prog_t;
+
+// One address generator: count[l] iterations (>= 1) and a signed stride at each loop level, level 0
+// innermost.
+typedef struct sparrow_ops_agen {
+  uint32_t base;
+  uint32_t count[SPARROW_LOOP_LEVELS];
+  int32_t stride[SPARROW_LOOP_LEVELS];
+} sparrow_ops_agen_t;
+
+// Entry encodings (bits 63:60 opcode; cfg: 55:48 unit, 47:32 register, 31:0 value).
+uint64_t sparrow_ops_entry_cfg(uint32_t unit, uint32_t reg, uint32_t value);
+uint64_t sparrow_ops_entry_run(void);
+uint64_t sparrow_ops_entry_end(void);
+
+// Number of config registers of a unit id on a fabric with `tiles` tiles; 0 when the unit does not
+// exist there.
+uint32_t sparrow_ops_unit_reg_count(uint32_t tiles, uint32_t unit);
+
+sparrow_ops_prog_status_t sparrow_ops_prog_init(sparrow_ops_prog_t *prog, uint32_t tiles,
+                                                size_t max_entries)
+    __attribute__((warn_unused_result));
+void sparrow_ops_prog_free(sparrow_ops_prog_t *prog);
+// Empties the program and forgets every register value (a new, self-contained program).
+void sparrow_ops_prog_clear(sparrow_ops_prog_t *prog);
+
+// Writes a config register (skipped when the shadow says it already holds the value).
+sparrow_ops_prog_status_t sparrow_ops_prog_cfg(sparrow_ops_prog_t *prog, uint32_t unit,
+                                               uint32_t reg, uint32_t value)
+    __attribute__((warn_unused_result));
+// Ends a phase (op_run) and forgets the enable registers, which the fabric clears.
+sparrow_ops_prog_status_t sparrow_ops_prog_run(sparrow_ops_prog_t *prog)
+    __attribute__((warn_unused_result));
+// Ends the program (op_end). Always leaves room: the other calls keep one entry free for it.
+sparrow_ops_prog_status_t sparrow_ops_prog_end(sparrow_ops_prog_t *prog)
+    __attribute__((warn_unused_result));
+
+// Unit helpers. chan: SPARROW_AGCU_CHANNEL_*; port: SPARROW_PMU_PORT_*; buffer 0 or 1.
+sparrow_ops_prog_status_t sparrow_ops_prog_agcu(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                uint32_t chan, const sparrow_ops_agen_t *agen)
+    __attribute__((warn_unused_result));
+sparrow_ops_prog_status_t sparrow_ops_prog_pmu(sparrow_ops_prog_t *prog, uint32_t tile,
+                                               uint32_t port, const sparrow_ops_agen_t *agen)
+    __attribute__((warn_unused_result));
+sparrow_ops_prog_status_t sparrow_ops_prog_pmu_sync(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                    uint32_t buffer, uint32_t enable,
+                                                    uint32_t slots, uint32_t wr_lines,
+                                                    uint32_t rd_lines)
+    __attribute__((warn_unused_result));
+sparrow_ops_prog_status_t sparrow_ops_prog_pcu_gemm(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                    uint32_t k_count, uint32_t blocks,
+                                                    uint32_t acc_init)
+    __attribute__((warn_unused_result));
+// Routes destination (tile, dst kind) from source (src_tile, src kind); src_kind
+// SPARROW_SW_NO_SOURCE disables the route.
+sparrow_ops_prog_status_t sparrow_ops_prog_route(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                 uint32_t dst_kind, uint32_t src_tile,
+                                                 uint32_t src_kind)
+    __attribute__((warn_unused_result));
+
+// Snapshot / rollback, so that a caller can try to append a group of phases and undo it when the
+// program would overflow. A snapshot copies the shadow (about 40 KiB).
+typedef struct sparrow_ops_prog_mark {
+  size_t count;
+  uint8_t known[SPARROW_OPS_PROG_UNITS][SPARROW_OPS_PROG_REGS];
+  uint32_t value[SPARROW_OPS_PROG_UNITS][SPARROW_OPS_PROG_REGS];
+} sparrow_ops_prog_mark_t;
+void sparrow_ops_prog_mark(const sparrow_ops_prog_t *prog, sparrow_ops_prog_mark_t *mark);
+void sparrow_ops_prog_rollback(sparrow_ops_prog_t *prog, const sparrow_ops_prog_mark_t *mark);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif  // SPARROW_HOST_OPS_PROGRAM_H_

@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# Host side: the ops library (host/ops), the CPU references (host/ref), the sparrow CLI (host/cli)
+# and their unit tests (tests/unit/test_ops*.c). docs/ops.md describes the GEMM program.
+
+HOST_INC      := -Idriver/include -Ihost/ops -Ihost/ref
+HOST_OPS_OBJS := $(OBJ)/host/ops/gemm.o $(OBJ)/host/ops/program.o
+HOST_RUN_OBJS := $(OBJ)/host/ops/gemm_run.o
+HOST_REF_OBJS := $(OBJ)/host/ref/gemm_ref.o
+HOST_CLI_OBJS := $(addprefix $(OBJ)/host/cli/,main.o cmd_info.o cmd_kernel.o json.o log.o)
+
+$(OBJ)/host/%.o: CFLAGS += $(HOST_INC)
+$(OBJ)/tests/unit/test_ops%.o: CFLAGS += $(HOST_INC) -Isim/model
+
+# The CLI talks to devices through the driver only (DRIVER_LIB, from mk/driver.mk).
+ALL_BINS += $(BIN)/sparrow
+$(BIN)/sparrow: $(HOST_CLI_OBJS) $(HOST_RUN_OBJS) $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(DRIVER_LIB) \
+                $(FP_MODEL_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+# The GEMM unit test runs the programs on the golden model in-process (MODEL_LIB, mk/model.mk).
+
+UNIT_TESTS += $(TBIN)/test_ops_gemm
+$(TBIN)/test_ops_gemm: $(OBJ)/tests/unit/test_ops_gemm.o $(HOST_OPS_OBJS) $(HOST_REF_OBJS) \
+                       $(FP_MODEL_OBJS) $(MODEL_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+.PHONY: host host-test
+host: $(filter $(BIN)/sparrow,$(ALL_BINS)) $(TBIN)/test_ops_gemm
+host-test: host
+	$(TBIN)/test_ops_gemm

@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# Host tests: the ops library's unit suite (programs checked, then run on the golden model
+# in-process) and the sparrow CLI end to end through the driver and sparrow-sim.
+#
+# Sourced by tests/run.sh with $suite set; run as `bash tests/list.d/host.sh --host-cli-e2e [RTL]`
+# it is the CLI end-to-end test itself (RTL=1 also runs the RTL fabric and compares checksums).
+
+host_cli_e2e() {
+  local with_rtl="${1:-0}"
+  local S=build/bin/sparrow
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  local passed=0 failed=0
+  pass() { passed=$((passed + 1)); echo "ok   $1"; }
+  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+  json_ok() { python3 -c 'import json,sys; json.loads(sys.stdin.read())' <"$1" 2>/dev/null; }
+  # jget FILE KEY: one field of a one-line JSON object, printed the Python way (True/False).
+  jget() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read())[sys.argv[2]])' "$1" "$2"; }
+  # expect NAME WANT_STATUS STDERR_PATTERN -- COMMAND...: exit status, message, empty stdout.
+  expect() {
+    local name="$1" want="$2" pattern="$3"
+    shift 4
+    local status=0
+    "$@" >"$work/out" 2>"$work/err" || status=$?
+    if [[ $status -eq $want ]] && grep -qE -- "$pattern" "$work/err" && [[ ! -s "$work/out" ]]; then
+      pass "$name (exit $status: $(head -1 "$work/err"))"
+    else
+      fail "$name: exit $status (want $want), stdout $(wc -c <"$work/out") bytes, stderr:"
+      sed 's/^/     /' "$work/err"
+    fi
+  }
+  # run_json NAME FILE COMMAND...: succeeds, stdout is exactly one line of valid JSON.
+  run_json() {
+    local name="$1" file="$2"
+    shift 2
+    local status=0
+    "$@" >"$file" 2>"$work/err" || status=$?
+    if [[ $status -eq 0 ]] && [[ $(wc -l <"$file") -eq 1 ]] && json_ok "$file"; then
+      pass "$name"
+    else
+      fail "$name: exit $status, stdout:"
+      sed 's/^/     /' "$file" "$work/err"
+      return 1
+    fi
+  }
+
+  local S_MODEL="sim:model,config=S" S_RTL="sim:rtl,config=S"
+  if run_json "info --json (model, S)" "$work/info" $S info --device "$S_MODEL" --json; then
+    [[ $(jget "$work/info" tiles) == 2 && $(jget "$work/info" lanes) == 4 &&
+       $(jget "$work/info" peak_macs_per_cycle) == 32 && $(jget "$work/info" fabric) == model ]] &&
+      pass "info reports S: 2 tiles, 4 lanes, 32 MAC/cycle" || fail "info fields: $(cat "$work/info")"
+  fi
+  $S info --device "$S_MODEL" >"$work/info.txt" 2>&1 && grep -q "MAC/cycle" "$work/info.txt" &&
+    pass "info (text)" || fail "info (text): $(cat "$work/info.txt")"
+
+  if run_json "kernel gemm 20x36x50 --json (model, S)" "$work/g_model" \
+       $S kernel gemm --m 20 --n 36 --k 50 --device "$S_MODEL" --json; then
+    echo "     $(cat "$work/g_model")"
+    [[ $(jget "$work/g_model" exact) == True && $(jget "$work/g_model" mismatches) == 0 ]] &&
+      pass "model gemm bit-exact" || fail "model gemm not exact"
+    [[ $(jget "$work/g_model" checksum) == $(jget "$work/g_model" golden_checksum) ]] &&
+      pass "checksum equals the golden GEMM's" || fail "checksum differs from golden"
+    for key in op m n k device exact mismatches max_rel_err cycles macs utilization \
+               dram_bytes_read dram_bytes_written wall_s sim_macs_per_s checksum; do
+      jget "$work/g_model" "$key" >/dev/null 2>&1 || fail "JSON lacks $key"
+    done
+    [[ $(jget "$work/g_model" macs) == 36000 ]] && pass "macs = m*n*k" || fail "macs"
+  fi
+  # Same seed, same bits; another seed, other bits; K in chunks (larger than a PMU holds).
+  run_json "gemm again, same seed" "$work/g_again" \
+    $S kernel gemm --m 20 --n 36 --k 50 --device "$S_MODEL" --json
+  run_json "gemm, other seed" "$work/g_seed" \
+    $S kernel gemm --m 20 --n 36 --k 50 --seed 2 --device "$S_MODEL" --json
+  [[ $(jget "$work/g_again" checksum) == $(jget "$work/g_model" checksum) &&
+     $(jget "$work/g_seed" checksum) != $(jget "$work/g_model" checksum) ]] &&
+    pass "checksum: deterministic per seed" || fail "checksum determinism"
+  run_json "gemm 9x13x1100 (K chunked, model, S)" "$work/g_chunk" \
+    $S kernel gemm --m 9 --n 13 --k 1100 --device "$S_MODEL" --json &&
+    [[ $(jget "$work/g_chunk" exact) == True ]] && pass "chunked K exact" ||
+    fail "chunked K: $(cat "$work/g_chunk")"
+  $S kernel gemm --m 12 --n 8 --k 16 --device "$S_MODEL" >"$work/text" 2>"$work/err" &&
+    grep -q "exact: 0 of 96 elements differ" "$work/text" && pass "gemm (text)" ||
+    fail "gemm (text): $(cat "$work/text" "$work/err")"
+
+  if [[ $with_rtl == 1 ]]; then
+    if run_json "kernel gemm 20x36x50 --json (RTL, S)" "$work/g_rtl" \
+         $S kernel gemm --m 20 --n 36 --k 50 --device "$S_RTL" --json; then
+      echo "     $(cat "$work/g_rtl")"
+      [[ $(jget "$work/g_rtl" exact) == True ]] && pass "RTL gemm bit-exact" ||
+        fail "RTL gemm not exact"
+      [[ $(jget "$work/g_rtl" checksum) == $(jget "$work/g_model" checksum) ]] &&
+        pass "RTL and model checksums equal" || fail "RTL and model checksums differ"
+    fi
+    # K in chunks (partial sums through DRAM) and rows split over tiles: same bits on both fabrics.
+    local shape
+    for shape in "9 13 1100" "200 3 17" "1 1 1"; do
+      set -- $shape
+      run_json "gemm $1x$2x$3 (RTL, S)" "$work/r" \
+        $S kernel gemm --m "$1" --n "$2" --k "$3" --device "$S_RTL" --json &&
+        run_json "gemm $1x$2x$3 (model, S)" "$work/m" \
+          $S kernel gemm --m "$1" --n "$2" --k "$3" --device "$S_MODEL" --json &&
+        [[ $(jget "$work/r" exact) == True &&
+           $(jget "$work/r" checksum) == $(jget "$work/m" checksum) ]] &&
+        pass "gemm $1x$2x$3: RTL exact, checksum equals the model's" ||
+        fail "gemm $1x$2x$3 RTL vs model: $(cat "$work/r" "$work/m")"
+    done
+  fi
+
+  # Bad input: a clear message, exit 2 (1 for device failures), nothing on stdout.
+  expect "no command"           2 "usage"              -- $S
+  expect "unknown command"      2 "unknown command"    -- $S frobnicate
+  expect "kernel without op"    2 "which operator"     -- $S kernel
+  expect "unknown operator"     2 "unknown operator"   -- $S kernel conv --json
+  expect "--m 0"                2 "out of range"       -- $S kernel gemm --m 0 --json
+  expect "--m abc"              2 "not a number"       -- $S kernel gemm --m abc --json
+  expect "--k missing value"    2 "needs a value"      -- $S kernel gemm --json --k
+  expect "--n too large"        2 "out of range"       -- $S kernel gemm --n 99999999 --json
+  expect "--seed negative"      2 "not a number"       -- $S kernel gemm --seed -1 --json
+  expect "unknown option"       2 "unknown option"     -- $S kernel gemm --mm 3 --json
+  expect "info unknown option"  2 "unknown option"     -- $S info --fast
+  expect "unreachable unix"     1 "cannot open device" -- $S kernel gemm --device unix:/nonexistent/sock --json
+  expect "unreachable tcp"      1 "cannot open device" -- $S info --device tcp:127.0.0.1:1 --json
+  expect "malformed URI"        2 "unknown device URI" -- $S info --device bogus:thing --json
+  expect "too big for DRAM"     1 "bytes of device memory" -- $S kernel gemm --m 16384 --n 16384 --k 16384 --device "$S_MODEL" --json
+
+  echo "$passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
+}
+
+if [[ "${1:-}" == "--host-cli-e2e" ]]; then
+  cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
+  host_cli_e2e "${2:-0}"
+  exit $?
+fi
+
+case "$suite" in
+  quick)
+    run_test unit-ops-gemm "$TBIN/test_ops_gemm"
+    # The RTL fabric is required once it is in the tree (its checksum must equal the model's).
+    host_rtl=0
+    [[ -e rtl/fabric/sparrow_fabric.sv ]] && host_rtl=1
+    run_test host-cli "bash tests/list.d/host.sh --host-cli-e2e $host_rtl"
+    ;;
+  long)
+    # The benchmark figure: 256^3 on configuration M, golden-model and RTL fabrics.
+    run_test host-gemm-256-model \
+      "$BIN/sparrow kernel gemm --m 256 --n 256 --k 256 --device sim:model --json | \
+       python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r); \
+                   assert r[\"exact\"] and r[\"utilization\"] >= 0.85'"
+    run_test host-gemm-256-rtl \
+      "$BIN/sparrow kernel gemm --m 256 --n 256 --k 256 --device sim --json | \
+       python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r); \
+                   assert r[\"exact\"] and r[\"utilization\"] >= 0.85'"
+    ;;
+esac
