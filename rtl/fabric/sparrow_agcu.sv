@@ -60,71 +60,34 @@ module sparrow_agcu
   localparam int unsigned TagCntBits = $clog2(TagDepth + 1);
 
   // -----------------------------------------------------------------------------------------------
-  // Configuration registers.
-  logic [NumChan-1:0]                        enable_q;
-  logic [NumChan-1:0][31:0]                  base_q;
-  logic [NumChan-1:0][LoopLevels-1:0][31:0]  count_q;
-  logic [NumChan-1:0][LoopLevels-1:0][31:0]  stride_q;
-
-  logic        cfg_hit;
-  logic [15:0] cfg_chan, cfg_field;
-  assign cfg_hit   = cfg_valid_i && (cfg_unit_i == 8'(UnitAgcu + Tile));
-  assign cfg_chan  = cfg_reg_i / 16'(AgcuChanBlock);
-  assign cfg_field = cfg_reg_i % 16'(AgcuChanBlock);
-
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      enable_q <= '0;
-      base_q   <= '0;
-      count_q  <= '0;
-      stride_q <= '0;
-    end else if (cfg_clear_i) begin
-      enable_q <= '0;
-      base_q   <= '0;
-      count_q  <= '0;
-      stride_q <= '0;
-    end else begin
-      // The enables are consumed by the phase that starts with them.
-      if (start_i || abort_i) begin
-        enable_q <= '0;
-      end
-      if (cfg_hit && (32'(cfg_chan) < NumChan)) begin
-        for (int l = 0; l < LoopLevels; l++) begin
-          if (32'(cfg_field) == AgcuChanCount + l) begin
-            count_q[cfg_chan[1:0]][l] <= cfg_value_i;
-          end
-          if (32'(cfg_field) == AgcuChanStride + l) begin
-            stride_q[cfg_chan[1:0]][l] <= cfg_value_i;
-          end
-        end
-        if (32'(cfg_field) == AgcuChanEnable) begin
-          enable_q[cfg_chan[1:0]] <= cfg_value_i[0];
-        end
-        if (32'(cfg_field) == AgcuChanBase) begin
-          base_q[cfg_chan[1:0]] <= cfg_value_i;
-        end
-      end
-    end
-  end
-
-  // -----------------------------------------------------------------------------------------------
-  // Channel run state and address generators.
-  logic [NumChan-1:0]       run_q, run_d;
+  // Channel configuration and address generators (index = the TOML channel index).
+  logic [NumChan-1:0]       enable, run_q, run_d;
   logic [NumChan-1:0]       gen_valid, gen_next;
   logic [NumChan-1:0][31:0] gen_addr;
 
-  for (genvar c = 0; c < NumChan; c++) begin : gen_chan_addr
-    sparrow_addr_gen u_addr_gen (
+  for (genvar c = 0; c < NumChan; c++) begin : gen_chan
+    sparrow_agen_channel #(
+      .Unit     (UnitAgcu + Tile),
+      .RegBase  (c * AgcuChanBlock),
+      .RegCount (AgcuChanBlock),
+      .EnableReg(AgcuChanEnable),
+      .BaseReg  (AgcuChanBase),
+      .CountReg (AgcuChanCount),
+      .StrideReg(AgcuChanStride)
+    ) u_chan (
       .clk_i,
       .rst_ni,
-      .start_i (start_i && enable_q[c] && !abort_i),
-      .stop_i  (abort_i),
-      .next_i  (gen_next[c]),
-      .base_i  (base_q[c]),
-      .count_i (count_q[c]),
-      .stride_i(stride_q[c]),
-      .valid_o (gen_valid[c]),
-      .addr_o  (gen_addr[c])
+      .cfg_valid_i,
+      .cfg_unit_i,
+      .cfg_reg_i,
+      .cfg_value_i,
+      .cfg_clear_i,
+      .start_i,
+      .abort_i,
+      .next_i     (gen_next[c]),
+      .enable_o   (enable[c]),
+      .valid_o    (gen_valid[c]),
+      .addr_o     (gen_addr[c])
     );
   end
 
@@ -257,7 +220,7 @@ module sparrow_agcu
     if (abort_i) begin
       run_d = '0;
     end else if (start_i) begin
-      run_d = enable_q;
+      run_d = enable;
     end else begin
       run_d = run_q & ~{wr_done, rd_done};
     end

@@ -50,61 +50,28 @@ module sparrow_pmu
   localparam int unsigned SyncRegs = 4;  // enable, slots, wr_lines, rd_lines
 
   // -----------------------------------------------------------------------------------------------
-  // Configuration registers.
-  logic [NumPorts-1:0]                       enable_q;
-  logic [NumPorts-1:0][31:0]                 base_q;
-  logic [NumPorts-1:0][LoopLevels-1:0][31:0] count_q;
-  logic [NumPorts-1:0][LoopLevels-1:0][31:0] stride_q;
+  // Buffer synchronization registers (the ports' own registers live in their channels below).
   logic [NumSync-1:0]                        sync_en_q;
   logic [NumSync-1:0][31:0]                  sync_slots_q, sync_wr_lines_q, sync_rd_lines_q;
 
   logic        cfg_hit;
-  logic [15:0] cfg_port, cfg_field, cfg_sync, cfg_sync_field;
+  logic [15:0] cfg_sync, cfg_sync_field;
   assign cfg_hit        = cfg_valid_i && (cfg_unit_i == 8'(UnitPmu + Tile));
-  assign cfg_port       = cfg_reg_i / 16'(PmuPortBlock);
-  assign cfg_field      = cfg_reg_i % 16'(PmuPortBlock);
   assign cfg_sync       = (cfg_reg_i - 16'(PmuSyncBlock)) / 16'(SyncRegs);
   assign cfg_sync_field = (cfg_reg_i - 16'(PmuSyncBlock)) % 16'(SyncRegs);
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      enable_q        <= '0;
-      base_q          <= '0;
-      count_q         <= '0;
-      stride_q        <= '0;
       sync_en_q       <= '0;
       sync_slots_q    <= '0;
       sync_wr_lines_q <= '0;
       sync_rd_lines_q <= '0;
     end else if (cfg_clear_i) begin
-      enable_q        <= '0;
-      base_q          <= '0;
-      count_q         <= '0;
-      stride_q        <= '0;
       sync_en_q       <= '0;
       sync_slots_q    <= '0;
       sync_wr_lines_q <= '0;
       sync_rd_lines_q <= '0;
     end else begin
-      if (start_i || abort_i) begin
-        enable_q <= '0;
-      end
-      if (cfg_hit && (32'(cfg_reg_i) < PmuSyncBlock) && (32'(cfg_port) < NumPorts)) begin
-        for (int l = 0; l < LoopLevels; l++) begin
-          if (32'(cfg_field) == PmuPortCount + l) begin
-            count_q[cfg_port[1:0]][l] <= cfg_value_i;
-          end
-          if (32'(cfg_field) == PmuPortStride + l) begin
-            stride_q[cfg_port[1:0]][l] <= cfg_value_i;
-          end
-        end
-        if (32'(cfg_field) == PmuPortEnable) begin
-          enable_q[cfg_port[1:0]] <= cfg_value_i[0];
-        end
-        if (32'(cfg_field) == PmuPortBase) begin
-          base_q[cfg_port[1:0]] <= cfg_value_i;
-        end
-      end
       if (cfg_hit && (32'(cfg_reg_i) >= PmuSyncBlock) && (32'(cfg_sync) < NumSync)) begin
         unique case (32'(cfg_sync_field))
           PmuSyncEnable:  sync_en_q[cfg_sync[0]]       <= cfg_value_i[0];
@@ -118,23 +85,34 @@ module sparrow_pmu
   end
 
   // -----------------------------------------------------------------------------------------------
-  // Address generators, one per port (index = the TOML port index).
-  logic [NumPorts-1:0]       run_q, run_d;
+  // Port configuration and address generators, one per port (index = the TOML port index).
+  logic [NumPorts-1:0]       enable, run_q, run_d;
   logic [NumPorts-1:0]       gen_valid, gen_next;
   logic [NumPorts-1:0][31:0] gen_addr;
 
-  for (genvar p = 0; p < NumPorts; p++) begin : gen_port_addr
-    sparrow_addr_gen u_addr_gen (
+  for (genvar p = 0; p < NumPorts; p++) begin : gen_port
+    sparrow_agen_channel #(
+      .Unit     (UnitPmu + Tile),
+      .RegBase  (p * PmuPortBlock),
+      .RegCount (PmuPortBlock),
+      .EnableReg(PmuPortEnable),
+      .BaseReg  (PmuPortBase),
+      .CountReg (PmuPortCount),
+      .StrideReg(PmuPortStride)
+    ) u_port (
       .clk_i,
       .rst_ni,
-      .start_i (start_i && enable_q[p] && !abort_i),
-      .stop_i  (abort_i),
-      .next_i  (gen_next[p]),
-      .base_i  (base_q[p]),
-      .count_i (count_q[p]),
-      .stride_i(stride_q[p]),
-      .valid_o (gen_valid[p]),
-      .addr_o  (gen_addr[p])
+      .cfg_valid_i,
+      .cfg_unit_i,
+      .cfg_reg_i,
+      .cfg_value_i,
+      .cfg_clear_i,
+      .start_i,
+      .abort_i,
+      .next_i     (gen_next[p]),
+      .enable_o   (enable[p]),
+      .valid_o    (gen_valid[p]),
+      .addr_o     (gen_addr[p])
     );
   end
 
@@ -243,7 +221,7 @@ module sparrow_pmu
     if (abort_i) begin
       run_d = '0;
     end else if (start_i) begin
-      run_d = enable_q;
+      run_d = enable;
     end
   end
 
