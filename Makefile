@@ -5,7 +5,7 @@
 #   make test       lint, unit tests, RTL-vs-IEEE vector runs (the CI command)
 #   make test-long  the long runs (hundreds of millions of vectors)
 #   make run        the main job (for now: a GEMM on the simulated RTL chip, checked; FP vectors)
-#   make bench      throughput figures
+#   make bench      benchmark figures (GEMM on RTL and model, S and M; FP vector throughput)
 #   make lint       Verilator -Wall over all RTL
 #   make deps       install the Debian packages the project needs
 #   make clean
@@ -166,7 +166,7 @@ run: all
 	tools/run.sh
 
 bench: all
-	tests/fp/bench.sh
+	tools/bench.sh
 
 clean:
 	rm -rf $(BUILD)
