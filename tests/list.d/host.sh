@@ -129,6 +129,27 @@ host_cli_e2e() {
       pass "tcp device: checksum equals the model's" || fail "tcp device: $(cat "$work/g_tcp" "$work/sim.err")"
     kill "$sim_pid" 2>/dev/null
     wait "$sim_pid" 2>/dev/null
+
+    # The simulator killed in the middle of a command: the CLI reports it promptly, never hangs.
+    $S kernel gemm --m 512 --n 512 --k 512 --device "$S_RTL" --json >"$work/killed.out" \
+      2>"$work/killed.err" &
+    local cli_pid=$! victim="" start_s
+    for tries in $(seq 100); do
+      victim=$(pgrep -P "$cli_pid" sparrow-sim || true)
+      [[ -n $victim ]] && break
+      sleep 0.1
+    done
+    sleep 1  # let the GEMM get going on the device
+    kill -9 "$victim" 2>/dev/null
+    start_s=$SECONDS
+    local status=0
+    wait "$cli_pid" || status=$?
+    if [[ -n $victim && $status -eq 1 && $((SECONDS - start_s)) -le 5 && ! -s "$work/killed.out" ]] &&
+       grep -qiE "closed|died|signal" "$work/killed.err"; then
+      pass "simulator killed mid-command: exit 1 within $((SECONDS - start_s)) s: $(tail -1 "$work/killed.err")"
+    else
+      fail "simulator killed mid-command: pid '$victim', exit $status after $((SECONDS - start_s)) s: $(cat "$work/killed.err")"
+    fi
   fi
 
   # Bad input: a clear message, exit 2 (1 for device failures), nothing on stdout.
