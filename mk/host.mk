@@ -7,7 +7,8 @@ HOST_INC      := -Idriver/include -Ihost/ops -Ihost/ref
 HOST_OPS_OBJS := $(OBJ)/host/ops/gemm.o $(OBJ)/host/ops/program.o
 HOST_RUN_OBJS := $(OBJ)/host/ops/gemm_run.o
 HOST_REF_OBJS := $(OBJ)/host/ref/gemm_ref.o
-HOST_CLI_OBJS := $(addprefix $(OBJ)/host/cli/,main.o cmd_info.o cmd_kernel.o json.o log.o)
+HOST_CLI_OBJS := $(addprefix $(OBJ)/host/cli/,main.o cmd_info.o cmd_kernel.o cmd_devices.o json.o \
+                   log.o)
 
 $(OBJ)/host/%.o: CFLAGS += $(HOST_INC)
 $(OBJ)/tests/unit/test_ops%.o: CFLAGS += $(HOST_INC) -Isim/model
@@ -17,7 +18,7 @@ ALL_BINS += $(BIN)/sparrow
 $(BIN)/sparrow: $(HOST_CLI_OBJS) $(HOST_RUN_OBJS) $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(DRIVER_LIB) \
                 $(FP_MODEL_OBJS)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $^ $(LDLIBS)
+	$(CC) -o $@ $^ $(DRIVER_LDLIBS) $(LDLIBS)
 
 # The GEMM unit test runs the programs on the golden model in-process (MODEL_LIB, mk/model.mk).
 

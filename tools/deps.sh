@@ -21,6 +21,9 @@ PACKAGES=(
   zlib1g-dev              # Verilator's FST waveform writer (sparrow-sim --trace)
   gcc-riscv64-unknown-elf # proves the firmware builds for a bare-metal RISC-V target
   valgrind                # leak checks of the driver's failure paths
+  libusb-1.0-0-dev        # the driver's usb transport
+  umockdev                # sparrow-usb-fake: a simulated Sparrow attached as a USB device
+  libumockdev-dev         #   (its library, for the ioctl handler that forwards URBs)
 )
 
 missing=()

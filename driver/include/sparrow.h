@@ -70,7 +70,8 @@ typedef struct sparrow_counters {
 //        executable, else build/bin/sparrow-sim under the working directory (default rtl, M)
 //   unix:PATH        connect to a running sparrow-sim
 //   tcp:HOST:PORT    connect to a running sparrow-sim (HOST may be [IPv6])
-//   usb[:VID:PID[:SERIAL]]  parsed; no USB transport yet (SPARROW_E_CONNECT)
+//   usb[:VID:PID[:SERIAL]]  a Sparrow on USB, through libusb (hex VID:PID, default 1209:0001;
+//        the serial is needed when several are attached; docs/usb.md)
 // On failure *dev is NULL and, when msg is not NULL, msg (msg_len bytes) receives the reason.
 sparrow_status_t sparrow_open(const char *uri, sparrow_dev_t **dev, char *msg, size_t msg_len)
     __attribute__((warn_unused_result));
@@ -117,6 +118,25 @@ typedef struct sparrow_device_state {
   uint32_t error_entry;
 } sparrow_device_state_t;
 sparrow_status_t sparrow_query_status(sparrow_dev_t *dev, sparrow_device_state_t *state)
+    __attribute__((warn_unused_result));
+
+// A Sparrow seen on USB (sparrow_usb_list).
+typedef struct sparrow_usb_device {
+  char uri[176];  // "usb:1209:0001:SERIAL" ("usb:1209:0001" when the serial cannot be read)
+  uint16_t vid;
+  uint16_t pid;
+  uint8_t bus;
+  uint8_t address;
+  char serial[128];   // "" when it could not be read
+  char product[128];  // the product string, "" when it could not be read
+  char problem[128];  // "" or why the device could not be opened (access denied, ...)
+} sparrow_usb_device_t;
+
+// Lists the USB devices with this VID:PID (0:0 = the default 1209:0001): the first cap of them go
+// to devices, *count says how many there are. No device at all is SPARROW_OK with *count 0; a host
+// without USB support is SPARROW_E_CONNECT.
+sparrow_status_t sparrow_usb_list(uint16_t vid, uint16_t pid, sparrow_usb_device_t *devices,
+                                  size_t cap, size_t *count, char *msg, size_t msg_len)
     __attribute__((warn_unused_result));
 
 // What the device is, for logs: "sim (pid 123: .../sparrow-sim --fd 5 ...)", "unix:/tmp/s", ...

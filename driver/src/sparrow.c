@@ -395,9 +395,8 @@ sparrow_status_t sparrow_open(const char *uri, sparrow_dev_t **dev, char *msg, s
           sparrow_transport_tcp_open(parsed.host, parsed.port, deadline, &transport, msg, msg_len);
       break;
     case kSparrowUriUsb:
-      status =
-          sparrow_msgf(SPARROW_E_CONNECT, msg, msg_len,
-                       "usb: this libsparrow has no USB transport yet (use sim, unix: or tcp:)");
+      status = sparrow_transport_usb_open(parsed.usb_vid, parsed.usb_pid, parsed.usb_serial,
+                                          &transport, msg, msg_len);
       break;
   }
   if (status != SPARROW_OK) {

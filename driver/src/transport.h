@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // libsparrow's transport interface: one byte stream to a device, whatever carries it (a socketpair
-// to a spawned sparrow-sim, a Unix or TCP socket, later libusb bulk endpoints). The driver frames
+// to a spawned sparrow-sim, a Unix or TCP socket, or libusb bulk endpoints). The driver frames
 // and checks the protocol itself; a transport only moves bytes, each call bounded by an absolute
 // deadline so that nothing blocks forever.
 
@@ -87,6 +87,13 @@ sparrow_status_t sparrow_transport_unix_open(const char *path, int64_t deadline_
                                              sparrow_transport_t **out, char *msg, size_t msg_len)
     __attribute__((warn_unused_result));
 sparrow_status_t sparrow_transport_tcp_open(const char *host, const char *port, int64_t deadline_ms,
+                                            sparrow_transport_t **out, char *msg, size_t msg_len)
+    __attribute__((warn_unused_result));
+
+// Opens the Sparrow at vid:pid (with this serial when serial is not empty) over libusb, claims its
+// interface and checks its bulk endpoints (docs/usb.md). No device, several without a serial,
+// access denied and a busy interface are SPARROW_E_CONNECT with a message saying which.
+sparrow_status_t sparrow_transport_usb_open(uint16_t vid, uint16_t pid, const char *serial,
                                             sparrow_transport_t **out, char *msg, size_t msg_len)
     __attribute__((warn_unused_result));
 

@@ -20,6 +20,7 @@ enum {
 
 int sparrow_cli_info(int argc, char **argv);
 int sparrow_cli_kernel(int argc, char **argv);
+int sparrow_cli_devices(int argc, char **argv);
 
 // Logging and progress go to stderr (stdout is reserved for results, one JSON line with --json).
 void sparrow_cli_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -18,11 +18,14 @@ static void usage(FILE *out) {
           "      C = A*B on the device (random A, B from the seed), checked bit-exact against\n"
           "      the golden arithmetic and against a plain C GEMM; cycles, utilization, DRAM\n"
           "      traffic and simulation speed\n"
+          "  devices [--usb VID:PID] [--json]\n"
+          "      the Sparrows on USB, one a line: URI, VID:PID, serial (default 1209:0001)\n"
           "  help | --help      this text\n"
           "  version | --version\n"
           "\n"
           "devices: sim (default: sparrow-sim, RTL fabric, configuration M), sim:model,\n"
-          "  sim:rtl,config=S, sim:model,dram_bw=32,dram_latency=200, unix:PATH, tcp:HOST:PORT\n"
+          "  sim:rtl,config=S, sim:model,dram_bw=32,dram_latency=200, unix:PATH, tcp:HOST:PORT,\n"
+          "  usb, usb:VID:PID[:SERIAL] (a board; sparrow-usb-fake -- sparrow ... simulates one)\n"
           "With --json, stdout is one JSON object on one line; logs go to stderr.\n"
           "Exit status: 0 ok, 1 device failure or failed check, 2 bad usage.\n");
 }
@@ -43,6 +46,9 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "info") == 0) {
     return sparrow_cli_info(argc - 2, argv + 2);
+  }
+  if (strcmp(cmd, "devices") == 0) {
+    return sparrow_cli_devices(argc - 2, argv + 2);
   }
   if (strcmp(cmd, "kernel") == 0) {
     return sparrow_cli_kernel(argc - 2, argv + 2);
