@@ -5,7 +5,7 @@
 # needed by the library itself (only by the tests).
 
 DRIVER_SRCS := $(addprefix driver/src/,sparrow.c devmem.c uri.c transport_fd.c transport_sim.c \
-                 transport_unix.c transport_tcp.c transport_usb.c)
+                 transport_unix.c transport_tcp.c transport_usb.c bsr.c)
 DRIVER_LDLIBS = $(shell pkg-config --libs libusb-1.0)
 $(OBJ)/driver/src/transport_usb.o: CFLAGS += $(patsubst -I%,-isystem %,$(shell pkg-config --cflags libusb-1.0))
 DRIVER_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(DRIVER_SRCS)) $(OBJ)/firmware/proto/sparrow_proto.o

@@ -4,7 +4,7 @@
 # and their unit tests (tests/unit/test_ops*.c). docs/ops.md describes the GEMM program.
 
 HOST_INC      := -Idriver/include -Ihost/ops -Ihost/ref
-HOST_OPS_OBJS := $(OBJ)/host/ops/gemm.o $(OBJ)/host/ops/program.o
+HOST_OPS_OBJS := $(OBJ)/host/ops/gemm.o $(OBJ)/host/ops/program.o $(OBJ)/host/ops/mask.o
 HOST_RUN_OBJS := $(OBJ)/host/ops/gemm_run.o
 HOST_REF_OBJS := $(OBJ)/host/ref/gemm_ref.o
 HOST_CLI_OBJS := $(addprefix $(OBJ)/host/cli/,main.o cmd_info.o cmd_kernel.o cmd_devices.o json.o \
