@@ -125,7 +125,8 @@ $(BIN)/sparrow-fpvec: $(OBJ)/sim/fpvec/fpvec_main.o $(FPVEC_FORMAT) $(OBJ)/sim/f
 	@mkdir -p $(@D)
 	$(CXX) -o $@ $^ -pthread $(LDLIBS)
 
-$(BIN)/sparrow-fpgen: $(OBJ)/tests/fp/fpgen_main.o $(FPVEC_FORMAT) $(FP_MODEL_OBJS)
+$(BIN)/sparrow-fpgen: $(OBJ)/tests/fp/fpgen_main.o $(OBJ)/tests/fp/fpgen_values.o \
+                      $(OBJ)/tests/fp/fpgen_classes.o $(FPVEC_FORMAT) $(FP_MODEL_OBJS)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LDLIBS)
 
