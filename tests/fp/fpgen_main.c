@@ -15,8 +15,9 @@
  *             not depend on the seed; the operands do.
  *   random    --count vectors split over three kinds of random operands.
  * Every class draws from its own PRNG stream (derived from the seed and the class name), so the
- * output is a pure function of (operation, seed, count, suite), and adding a class does not change
- * the vectors of the others.
+ * output of a given build is a pure function of (operation, seed, count, suite), and adding a class
+ * does not change the vectors of the others. (A few constructions draw twice within one call's
+ * arguments, an order C leaves to the compiler: another compiler may pick other vectors.)
  *
  * This file holds the output and the command line; the classes are in fpgen_classes.c, the
  * operand values and the PRNG in fpgen_values.c.
