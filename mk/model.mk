@@ -18,11 +18,13 @@ $(MODEL_LIB): $(MODEL_OBJS) $(FP_MODEL_OBJS)
 MODEL_TESTS := $(TBIN)/test_model $(TBIN)/test_model_gemm
 UNIT_TESTS  += $(MODEL_TESTS)
 
-$(TBIN)/test_model: $(OBJ)/tests/unit/test_model.o $(MODEL_LIB)
+# Both suites share one fixture (tests/unit/model_env.c).
+$(TBIN)/test_model: $(OBJ)/tests/unit/test_model.o $(OBJ)/tests/unit/model_env.o $(MODEL_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-$(TBIN)/test_model_gemm: $(OBJ)/tests/unit/test_model_gemm.o $(MODEL_LIB)
+$(TBIN)/test_model_gemm: $(OBJ)/tests/unit/test_model_gemm.o $(OBJ)/tests/unit/model_env.o \
+                         $(MODEL_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 

@@ -76,7 +76,7 @@ typedef struct coverage {
 static void usage(FILE *out) {
   fprintf(
       out,
-      "usage: sparrow-fpvec add|mul [FILE] [--nan-any] [--show N]\n"
+      "usage: sparrow-fpvec add|mul [FILE] [--nan-any] [--show N] [--coverage]\n"
       "  Reads TestFloat lines 'A B RESULT FLAGS' (hex) from FILE or standard input, runs each\n"
       "  through the RTL binary32 unit and reports result and flag mismatches.\n"
       "  --nan-any  accept any NaN where a NaN is expected (Sparrow itself always returns\n"
@@ -95,7 +95,11 @@ static bool parse_options(int argc, char **argv, options_t *opts) {
       opts->nan_any = true;
     } else if (strcmp(arg, "--coverage") == 0) {
       opts->coverage = true;
-    } else if (strcmp(arg, "--show") == 0 && i + 1 < argc) {
+    } else if (strcmp(arg, "--show") == 0) {
+      if (i + 1 == argc) {
+        fprintf(stderr, "sparrow-fpvec: --show needs a count\n");
+        return false;
+      }
       char *end;
       errno = 0;
       opts->shown = strtol(argv[++i], &end, 10);

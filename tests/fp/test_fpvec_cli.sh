@@ -93,6 +93,7 @@ expect "no operation"           2 'which operation' -- "$FPVEC"
 expect "unknown operation"      2 "unknown operation 'div'" -- "$FPVEC" div "$WORK/add.vec"
 expect "unknown option"         2 "unknown option '--fast'" -- "$FPVEC" add --fast
 expect "bad --show"             2 "--show wants a count" -- "$FPVEC" add --show many
+expect "--show without a count" 2 "--show needs a count" -- "$FPVEC" add --show
 expect "help"                   0 'usage: sparrow-fpvec' -- "$FPVEC" --help
 
 echo "$passed passed, $failed failed"

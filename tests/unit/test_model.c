@@ -10,90 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../sim/model/model_prog_builder.h"
-#include "../../sim/model/sparrow_model.h"
+#include "model_env.h"
 
-#define DRAM_BYTES (1u << 20)
-#define DRAM_BW 64u
-#define DRAM_LATENCY 100u
-#define MAX_WAIT 10000000u
-#define BUSY (1u << SPARROW_STATUS_BUSY_BIT)
-#define DONE (1u << SPARROW_STATUS_DONE_BIT)
-#define ERROR (1u << SPARROW_STATUS_ERROR_BIT)
-/* The model's error for a DRAM access outside DRAM or misaligned (sim/model/README.md). */
-#define ERR_BAD_ADDRESS 6u
 /* Documented cycle-estimate constants (sim/model/README.md). */
 #define ENTRY_CYCLES 1u
 #define PHASE_OVERHEAD 8u
-
-typedef struct {
-  const sparrow_hw_config_t *hw;
-  sparrow_model_t *model;
-  uint8_t *dram;
-  uint32_t lanes;
-  uint32_t beat_bytes;
-  uint64_t *storage;
-  sparrow_model_prog_t prog;
-} env_t;
-
-static env_t *env_open(int config_index) {
-  env_t *env = calloc(1, sizeof *env);
-  ck_assert_ptr_nonnull(env);
-  env->hw = &kSparrowHwConfigs[config_index];
-  env->dram = calloc(DRAM_BYTES, 1);
-  ck_assert_ptr_nonnull(env->dram);
-  env->model = sparrow_model_create(env->hw, env->dram, DRAM_BYTES, DRAM_BW, DRAM_LATENCY);
-  ck_assert_ptr_nonnull(env->model);
-  env->lanes = env->hw->lanes;
-  env->beat_bytes = env->lanes * 4u;
-  /* One entry more than program memory, so a test can overflow it on purpose. */
-  env->storage = calloc(env->hw->prog_entries + 1u, sizeof(uint64_t));
-  ck_assert_ptr_nonnull(env->storage);
-  sparrow_model_prog_init(&env->prog, env->storage, env->hw->prog_entries + 1u);
-  return env;
-}
-
-static void env_close(env_t *env) {
-  sparrow_model_destroy(env->model);
-  free(env->storage);
-  free(env->dram);
-  free(env);
-}
-
-static void new_program(env_t *env) {
-  sparrow_model_prog_init(&env->prog, env->storage, env->hw->prog_entries + 1u);
-}
-
-static uint32_t csr(env_t *env, uint32_t addr) {
-  return sparrow_model_csr_read(env->model, addr);
-}
-
-static uint64_t csr64(env_t *env, uint32_t lo_addr) {
-  return (uint64_t)csr(env, lo_addr + 4u) << 32 | csr(env, lo_addr);
-}
-
-static void ctrl(env_t *env, uint32_t bit) {
-  sparrow_model_csr_write(env->model, SPARROW_CSR_CTRL, 1u << bit);
-}
-
-static uint32_t run(env_t *env) {
-  ck_assert(!env->prog.overflow);
-  return sparrow_model_prog_launch_wait(env->model, &env->prog, MAX_WAIT);
-}
-
-static void put_word(env_t *env, uint32_t addr, uint32_t value) {
-  for (uint32_t i = 0; i < 4; ++i) {
-    env->dram[addr + i] = (uint8_t)(value >> (8 * i));
-  }
-}
-
-static uint32_t get_word(env_t *env, uint32_t addr) {
-  uint32_t value = 0;
-  for (uint32_t i = 0; i < 4; ++i) {
-    value |= (uint32_t)env->dram[addr + i] << (8 * i);
-  }
-  return value;
-}
 
 /* Distinct, non-zero words, so a lost, duplicated or misplaced word shows. */
 static uint32_t pattern(uint32_t seed, uint32_t i) {
@@ -689,7 +610,7 @@ START_TEST(test_error_bad_address) {
   build_copy(env, 0, last_ok, 0x1000, 2);
   uint32_t run_entry = env->prog.count - 1u;
   sparrow_model_prog_end(&env->prog);
-  expect_error(env, run(env), ERR_BAD_ADDRESS, run_entry);
+  expect_error(env, run(env), SPARROW_FABRIC_ERR_BAD_ADDRESS, run_entry);
   ck_assert_uint_eq(csr64(env, SPARROW_CSR_DRAM_RD_LO), env->beat_bytes);
 
   /* Writes past the end, misaligned reads and the 32-bit top of the address space likewise. */
@@ -698,12 +619,12 @@ START_TEST(test_error_bad_address) {
     new_program(env);
     build_copy(env, 0, 0x1000, bad_writes[i], 1);
     sparrow_model_prog_end(&env->prog);
-    expect_error(env, run(env), ERR_BAD_ADDRESS, env->prog.count - 2u);
+    expect_error(env, run(env), SPARROW_FABRIC_ERR_BAD_ADDRESS, env->prog.count - 2u);
   }
   new_program(env);
   build_copy(env, 0, 0x1002, 0x2000, 1);
   sparrow_model_prog_end(&env->prog);
-  expect_error(env, run(env), ERR_BAD_ADDRESS, env->prog.count - 2u);
+  expect_error(env, run(env), SPARROW_FABRIC_ERR_BAD_ADDRESS, env->prog.count - 2u);
   ck_assert_uint_eq(get_word(env, 0x2000), 0);
   env_close(env);
 }

@@ -13,16 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../sim/model/model_prog_builder.h"
 #include "../../sim/model/sparrow_fp.h"
-#include "../../sim/model/sparrow_model.h"
-
-#define DRAM_BYTES (1u << 20)
-#define DRAM_BW 64u
-#define DRAM_LATENCY 100u
-#define MAX_WAIT 10000000u
-#define DONE (1u << SPARROW_STATUS_DONE_BIT)
-#define ERROR (1u << SPARROW_STATUS_ERROR_BIT)
+#include "model_env.h"
 
 #define GEMM_M 16u
 #define GEMM_N 16u
@@ -34,63 +26,6 @@
 
 #define POS_INF 0x7F800000u
 #define POW2_100 0x71800000u /* 2^100: its square overflows */
-
-typedef struct {
-  const sparrow_hw_config_t *hw;
-  sparrow_model_t *model;
-  uint8_t *dram;
-  uint32_t lanes;
-  uint32_t beat_bytes;
-  uint64_t storage[1024];
-  sparrow_model_prog_t prog;
-} env_t;
-
-static env_t *env_open(int config_index) {
-  env_t *env = calloc(1, sizeof *env);
-  ck_assert_ptr_nonnull(env);
-  env->hw = &kSparrowHwConfigs[config_index];
-  env->dram = calloc(DRAM_BYTES, 1);
-  ck_assert_ptr_nonnull(env->dram);
-  env->model = sparrow_model_create(env->hw, env->dram, DRAM_BYTES, DRAM_BW, DRAM_LATENCY);
-  ck_assert_ptr_nonnull(env->model);
-  env->lanes = env->hw->lanes;
-  env->beat_bytes = env->lanes * 4u;
-  sparrow_model_prog_init(&env->prog, env->storage, sizeof env->storage / sizeof env->storage[0]);
-  return env;
-}
-
-static void env_close(env_t *env) {
-  sparrow_model_destroy(env->model);
-  free(env->dram);
-  free(env);
-}
-
-static uint32_t csr(env_t *env, uint32_t addr) {
-  return sparrow_model_csr_read(env->model, addr);
-}
-
-static uint64_t csr64(env_t *env, uint32_t lo_addr) {
-  return (uint64_t)csr(env, lo_addr + 4u) << 32 | csr(env, lo_addr);
-}
-
-static uint32_t run(env_t *env) {
-  ck_assert(!env->prog.overflow);
-  return sparrow_model_prog_launch_wait(env->model, &env->prog, MAX_WAIT);
-}
-
-static void put_word(env_t *env, uint32_t addr, uint32_t value) {
-  for (uint32_t i = 0; i < 4; ++i) {
-    env->dram[addr + i] = (uint8_t)(value >> (8 * i));
-  }
-}
-
-static uint32_t get_word(env_t *env, uint32_t addr) {
-  uint32_t value = 0;
-  for (uint32_t i = 0; i < 4; ++i) {
-    value |= (uint32_t)env->dram[addr + i] << (8 * i);
-  }
-  return value;
-}
 
 /* Whether the host reports FP exception flags at all. Valgrind, for one, computes the values
  * exactly but never raises host flags, so there the flag checks cannot mean anything; they are
@@ -401,7 +336,7 @@ START_TEST(test_gemm_overflow_and_invalid_flags) {
   ck_assert_uint_eq(get_word(env, ADDR_C + 4u * (GEMM_M * GEMM_N - 1u)), POS_INF);
 
   /* Sticky: a clean launch keeps the flags... */
-  sparrow_model_prog_init(&env->prog, env->storage, 1024);
+  new_program(env);
   sparrow_model_prog_end(&env->prog);
   ck_assert_uint_eq(run(env), DONE);
   if (flags_seen) {
@@ -414,7 +349,7 @@ START_TEST(test_gemm_overflow_and_invalid_flags) {
   /* inf * 0 in column 0 of B's first row: C[.][0] is NaN, the rest stay +inf (no NV there). */
   put_word(env, ADDR_AT, POS_INF);
   put_word(env, ADDR_B, 0);
-  sparrow_model_prog_init(&env->prog, env->storage, 1024);
+  new_program(env);
   build_direct_phase(env, 0, GEMM_K, ADDR_C);
   sparrow_model_prog_end(&env->prog);
   ck_assert_uint_eq(run(env), DONE);
