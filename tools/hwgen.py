@@ -40,6 +40,10 @@ def constants(hw):
             out.append((section.rstrip("s"), name, value))
     for name, value in hw["pcu_modes"].items():
         out.append(("pcu_mode", name, value))
+    for name, value in hw["pmu_targets"].items():
+        out.append(("pmu_target", name, value))
+    for name, value in hw["gather"].items():
+        out.append(("gather", name, value))
     sw = hw["switch"]
     for name in ("src_per_tile", "dst_per_tile", "route_enable_bit"):
         out.append(("switch", name, sw[name]))
