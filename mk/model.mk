@@ -15,16 +15,22 @@ $(MODEL_LIB): $(MODEL_OBJS) $(FP_MODEL_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-MODEL_TESTS := $(TBIN)/test_model $(TBIN)/test_model_gemm
+MODEL_TESTS := $(TBIN)/test_model $(TBIN)/test_model_gemm $(TBIN)/test_model_sparse
 UNIT_TESTS  += $(MODEL_TESTS)
 
-# Both suites share one fixture (tests/unit/model_env.c).
+# The suites share one fixture (tests/unit/model_env.c).
 $(TBIN)/test_model: $(OBJ)/tests/unit/test_model.o $(OBJ)/tests/unit/model_env.o $(MODEL_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 $(TBIN)/test_model_gemm: $(OBJ)/tests/unit/test_model_gemm.o $(OBJ)/tests/unit/model_env.o \
                          $(MODEL_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+# Index memory, gather mode, per-block k and a block-sparse product.
+$(TBIN)/test_model_sparse: $(OBJ)/tests/unit/test_model_sparse.o $(OBJ)/tests/unit/model_env.o \
+                           $(MODEL_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 

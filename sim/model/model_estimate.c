@@ -56,13 +56,29 @@ static uint64_t agcu_time(const sparrow_model_t *model, uint32_t tile) {
   return time;
 }
 
-// Every PMU port moves one line per cycle, all four in parallel.
+// Every PMU port moves one line per cycle, all four in parallel (an index write port one index
+// line, a gather read port one gathered line).
 static uint64_t pmu_busy(const sparrow_model_phase_t *phase, uint32_t tile) {
   uint64_t busy = 0;
   for (uint32_t port = 0; port < SPARROW_MODEL_PMU_PORTS; ++port) {
     busy = max_u64(busy, phase->pmu[tile][port].beats);
   }
   return busy;
+}
+
+// A gather read port also spends a cycle on each skip word, which reads no line: fetching an
+// index word overlaps the previous word's reads, but a word with no read has nothing to hide
+// behind.
+static uint64_t pmu_time(const sparrow_model_phase_t *phase, uint32_t tile) {
+  uint64_t time = pmu_busy(phase, tile);
+  for (uint32_t buffer = 0; buffer < SPARROW_MODEL_PMU_BUFFERS; ++buffer) {
+    const sparrow_model_gather_t *gather = &phase->gather[tile][buffer];
+    const sparrow_model_channel_t *chan = &phase->pmu[tile][SPARROW_PMU_PORT_RD0 + buffer];
+    if (chan->enabled && gather->enabled) {
+      time = max_u64(time, chan->beats + gather->idle_words);
+    }
+  }
+  return time;
 }
 
 // The PCU takes one c beat or one a/b pair per cycle and drains one output row per cycle beside
@@ -72,6 +88,8 @@ static uint64_t pcu_busy(const sparrow_model_phase_t *phase, uint32_t tile) {
   return max_u64(run->c_beats + run->ab_pairs, run->out_beats);
 }
 
+// A block with no beat pair (a k_table 0 entry) costs only its lanes output rows, which the
+// output side counts already.
 static uint64_t pcu_time(const sparrow_model_t *model, uint32_t tile) {
   const sparrow_model_pcu_run_t *run = &model->phase.pcu[tile];
   uint64_t busy = pcu_busy(&model->phase, tile);
@@ -93,7 +111,7 @@ uint64_t sparrow_model_estimate_phase(sparrow_model_t *model, bool deadlocked) {
   uint64_t slowest = 0;
   for (uint32_t tile = 0; tile < tiles; ++tile) {
     slowest = max_u64(slowest, agcu_time(model, tile));
-    slowest = max_u64(slowest, pmu_busy(phase, tile));
+    slowest = max_u64(slowest, pmu_time(phase, tile));
     slowest = max_u64(slowest, pcu_time(model, tile));
   }
   uint64_t dram_bytes = phase->dram_rd_bytes + phase->dram_wr_bytes;

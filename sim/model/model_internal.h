@@ -15,6 +15,10 @@
 #include "sparrow_hw.h"
 #include "sparrow_model.h"
 
+// The PCU's k_table registers must lie inside its register file.
+_Static_assert(SPARROW_PCU_K_TABLE + SPARROW_PCU_K_TABLE_ENTRIES <= SPARROW_PCU_REG_COUNT,
+               "k_table runs past the PCU's registers");
+
 // The model keeps beats in fixed arrays; a configuration with wider lanes is refused at create.
 #define SPARROW_MODEL_MAX_LANES 16u
 // Stream FIFO depth on both sides of the switch. Any depth >= 1 gives the same values (the order
@@ -76,6 +80,23 @@ typedef struct {
   uint64_t beats;  // beats moved this phase
 } sparrow_model_channel_t;
 
+// A PMU read port's gather walk during a phase (docs/fabric.md, "Index memory and gather mode").
+// The port's address generator keeps base, counts and strides; this is the walk's position in
+//   for pass < count3: for entry < idx_count: [for read < count0: one line]; release -> slot + 1
+typedef struct {
+  bool enabled;  // port_gather was set when the phase started
+  uint32_t idx_base;
+  uint32_t idx_count;
+  uint32_t entry;  // e: the word's place in the list
+  uint32_t pass;   // i3
+  uint32_t read;   // i0: lines read for the open word
+  uint32_t slot;   // slot the offsets are relative to, modulo count2
+  bool word_open;  // the word at `entry` has started (it passed the sync check)
+  uint32_t word;   // the open word
+  bool finished;
+  uint64_t idle_words;  // skip words started this phase: they cost a cycle in the estimate
+} sparrow_model_gather_t;
+
 // N-buffer synchronization of one PMU buffer (write port b with read port b).
 typedef struct {
   bool enabled;
@@ -91,10 +112,13 @@ typedef struct {
 typedef struct {
   bool enabled;
   bool acc_init;
-  uint32_t k_count;
+  uint32_t k_count;      // 0 already read as 1
+  uint32_t k_table_len;  // 0: every block takes k_count; already capped at the table's size
+  uint32_t k_table[SPARROW_PCU_K_TABLE_ENTRIES];
   uint32_t blocks;
   uint32_t blocks_done;
   bool block_open;
+  uint32_t block_k;   // beat pairs the open block takes
   uint32_t c_loaded;  // accumulator rows loaded from c in the open block
   uint32_t k_done;    // beat pairs accumulated in the open block
   uint32_t acc[SPARROW_MODEL_MAX_LANES][SPARROW_MODEL_MAX_LANES];
@@ -110,6 +134,8 @@ typedef struct {
   sparrow_model_channel_t agcu[SPARROW_MAX_TILES][SPARROW_MODEL_AGCU_CHANNELS];
   sparrow_model_channel_t pmu[SPARROW_MAX_TILES][SPARROW_MODEL_PMU_PORTS];
   sparrow_model_sync_t sync[SPARROW_MAX_TILES][SPARROW_MODEL_PMU_BUFFERS];
+  sparrow_model_gather_t gather[SPARROW_MAX_TILES][SPARROW_MODEL_PMU_BUFFERS];  // read port b
+  bool index_target[SPARROW_MAX_TILES][SPARROW_MODEL_PMU_BUFFERS];  // write port b -> index memory
   sparrow_model_pcu_run_t pcu[SPARROW_MAX_TILES];
   sparrow_model_fifo_t src[SPARROW_MODEL_SOURCES];       // a unit's output, before the switch
   sparrow_model_fifo_t dst[SPARROW_MODEL_DESTINATIONS];  // a unit's input, after the switch
@@ -125,6 +151,7 @@ typedef struct {
 struct sparrow_model {
   sparrow_hw_config_t config;
   uint32_t pmu_lines;
+  uint32_t idx_lines;  // index memory lines of lanes words (an index write port's modulus)
   uint8_t *dram;
   uint64_t dram_bytes;
   uint32_t dram_bw;
@@ -162,6 +189,7 @@ struct sparrow_model {
   uint32_t pmu_regs[SPARROW_MAX_TILES][SPARROW_PMU_REG_COUNT];
   uint32_t pcu_regs[SPARROW_MAX_TILES][SPARROW_PCU_REG_COUNT];
   uint32_t *pmu_mem[SPARROW_MAX_TILES];  // pmu_lines * lanes words each
+  uint32_t *pmu_idx[SPARROW_MAX_TILES];  // index memory: SPARROW_PMU_IDX_WORDS words each
 
   sparrow_model_phase_t phase;  // scratch for the running phase (too big for the stack)
 };

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // PCU in GEMM mode (docs/fabric.md): per output block, optionally load the accumulators from c,
-// then k_count outer-product steps acc[r][c] = add(acc[r][c], mul(a[r], b[c])), then hand the block
-// to the output buffer, which drains row by row on pcu_out while the next block computes. Every
+// then k outer-product steps acc[r][c] = add(acc[r][c], mul(a[r], b[c])) (k = k_count, or the
+// block's k_table entry, which may be 0), then hand the block to the output buffer, which drains
+// row by row on pcu_out while the next block computes. Every
 // value comes from sparrow_fp_mul then sparrow_fp_add in exactly that order, so it is bit-identical
 // to the RTL's multiplier/adder pair whatever order the model visits units in.
 #include <stdint.h>
@@ -31,10 +32,19 @@ static bool drain_step(sparrow_model_t *model, uint32_t tile) {
   return true;
 }
 
+// Block b of the phase takes k_table[b mod n] beat pairs when the table is on, else k_count.
+static uint32_t block_k(const sparrow_model_pcu_run_t *run, uint32_t block) {
+  if (run->k_table_len == 0) {
+    return run->k_count;
+  }
+  return run->k_table[block % run->k_table_len];
+}
+
 static void open_block(sparrow_model_pcu_run_t *run) {
   // Without acc_init every accumulator starts at +0.0 (bits 0), the reduction-order rule's start.
   memset(run->acc, 0, sizeof run->acc);
   run->block_open = true;
+  run->block_k = block_k(run, run->blocks_done);
   run->c_loaded = 0;
   run->k_done = 0;
 }
@@ -107,7 +117,7 @@ bool sparrow_model_pcu_step(sparrow_model_t *model, uint32_t tile) {
   if (run->acc_init && run->c_loaded < model->config.lanes) {
     return load_c_step(model, tile) || moved;
   }
-  if (run->k_done < run->k_count) {
+  if (run->k_done < run->block_k) {
     return mac_step(model, tile) || moved;
   }
   return finish_block_step(run, model->config.lanes) || moved;

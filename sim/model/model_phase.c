@@ -32,6 +32,22 @@ static void setup_pmu(sparrow_model_t *model, uint32_t tile) {
                             SPARROW_PMU_PORT_STRIDE);
   }
   for (uint32_t buffer = 0; buffer < SPARROW_MODEL_PMU_BUFFERS; ++buffer) {
+    // Mode bits are one-bit registers, like the enables: bit 0 counts. port_gather applies to the
+    // read ports only, port_target to the write ports only.
+    const uint32_t *rd =
+        &model->pmu_regs[tile][(SPARROW_PMU_PORT_RD0 + buffer) * SPARROW_PMU_PORT_BLOCK];
+    const uint32_t *wr =
+        &model->pmu_regs[tile][(SPARROW_PMU_PORT_WR0 + buffer) * SPARROW_PMU_PORT_BLOCK];
+    sparrow_model_gather_t *gather = &model->phase.gather[tile][buffer];
+    gather->enabled = (rd[SPARROW_PMU_PORT_GATHER] & 1u) != 0;
+    gather->idx_base = rd[SPARROW_PMU_PORT_IDX_BASE];
+    gather->idx_count = rd[SPARROW_PMU_PORT_IDX_COUNT];
+    // An empty list (idx_count 0, unlike a loop count) leaves nothing to do: the port is done.
+    gather->finished = gather->idx_count == 0;
+    model->phase.index_target[tile][buffer] =
+        (wr[SPARROW_PMU_PORT_TARGET] & 1u) == SPARROW_PMU_TARGET_INDEX;
+  }
+  for (uint32_t buffer = 0; buffer < SPARROW_MODEL_PMU_BUFFERS; ++buffer) {
     // The four sync registers of buffer b follow each other from sync_block + 4b.
     const uint32_t *block =
         &model->pmu_regs[tile][SPARROW_PMU_SYNC_BLOCK + buffer * (SPARROW_PMU_SYNC_RD_LINES + 1u)];
@@ -48,7 +64,12 @@ static void setup_pcu(sparrow_model_t *model, uint32_t tile) {
   const uint32_t *regs = model->pcu_regs[tile];
   sparrow_model_pcu_run_t *run = &model->phase.pcu[tile];
   run->enabled = (regs[SPARROW_PCU_ENABLE] & 1u) != 0;
-  run->k_count = regs[SPARROW_PCU_K_COUNT];
+  // k_count 0 counts as 1 like a loop count; a block with no MAC is what a k_table 0 entry is for.
+  run->k_count = nonzero_or_one(regs[SPARROW_PCU_K_COUNT]);
+  uint32_t table_len = regs[SPARROW_PCU_K_TABLE_LEN];
+  run->k_table_len =
+      table_len > SPARROW_PCU_K_TABLE_ENTRIES ? SPARROW_PCU_K_TABLE_ENTRIES : table_len;
+  memcpy(run->k_table, &regs[SPARROW_PCU_K_TABLE], sizeof run->k_table);
   run->blocks = regs[SPARROW_PCU_BLOCKS];
   run->acc_init = (regs[SPARROW_PCU_ACC_INIT] & 1u) != 0;
 }

@@ -49,15 +49,39 @@ void sparrow_model_prog_unroute(sparrow_model_prog_t *prog, uint32_t dst) {
   sparrow_model_prog_cfg(prog, SPARROW_UNIT_SWITCH, dst, SPARROW_SW_NO_SOURCE);
 }
 
-static void agen_block(sparrow_model_prog_t *prog, uint32_t unit, uint32_t block, uint32_t base_reg,
-                       uint32_t count_reg, uint32_t stride_reg, uint32_t enable_reg,
-                       const sparrow_model_agen_cfg_t *agen) {
+static void agen_regs(sparrow_model_prog_t *prog, uint32_t unit, uint32_t block, uint32_t base_reg,
+                      uint32_t count_reg, uint32_t stride_reg,
+                      const sparrow_model_agen_cfg_t *agen) {
   sparrow_model_prog_cfg(prog, unit, block + base_reg, agen->base);
   for (uint32_t level = 0; level < SPARROW_LOOP_LEVELS; ++level) {
     sparrow_model_prog_cfg(prog, unit, block + count_reg + level, agen->count[level]);
     sparrow_model_prog_cfg(prog, unit, block + stride_reg + level, (uint32_t)agen->stride[level]);
   }
+}
+
+static void agen_block(sparrow_model_prog_t *prog, uint32_t unit, uint32_t block, uint32_t base_reg,
+                       uint32_t count_reg, uint32_t stride_reg, uint32_t enable_reg,
+                       const sparrow_model_agen_cfg_t *agen) {
+  agen_regs(prog, unit, block, base_reg, count_reg, stride_reg, agen);
   sparrow_model_prog_cfg(prog, unit, block + enable_reg, 1);
+}
+
+static bool is_read_port(uint32_t port) {
+  return port == SPARROW_PMU_PORT_RD0 || port == SPARROW_PMU_PORT_RD1;
+}
+
+// Configures a PMU port's generator and mode register (port_gather on a read port, port_target on
+// a write port: the mode persists across phases like every register but the enables), then
+// enables it.
+static void pmu_port(sparrow_model_prog_t *prog, uint32_t tile, uint32_t port,
+                     const sparrow_model_agen_cfg_t *agen, uint32_t mode) {
+  uint32_t unit = SPARROW_UNIT_PMU + tile;
+  uint32_t block = port * SPARROW_PMU_PORT_BLOCK;
+  agen_regs(prog, unit, block, SPARROW_PMU_PORT_BASE, SPARROW_PMU_PORT_COUNT,
+            SPARROW_PMU_PORT_STRIDE, agen);
+  uint32_t mode_reg = is_read_port(port) ? SPARROW_PMU_PORT_GATHER : SPARROW_PMU_PORT_TARGET;
+  sparrow_model_prog_cfg(prog, unit, block + mode_reg, mode);
+  sparrow_model_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_ENABLE, 1);
 }
 
 void sparrow_model_prog_agcu(sparrow_model_prog_t *prog, uint32_t tile, uint32_t channel,
@@ -69,8 +93,29 @@ void sparrow_model_prog_agcu(sparrow_model_prog_t *prog, uint32_t tile, uint32_t
 
 void sparrow_model_prog_pmu(sparrow_model_prog_t *prog, uint32_t tile, uint32_t port,
                             const sparrow_model_agen_cfg_t *agen) {
-  agen_block(prog, SPARROW_UNIT_PMU + tile, port * SPARROW_PMU_PORT_BLOCK, SPARROW_PMU_PORT_BASE,
-             SPARROW_PMU_PORT_COUNT, SPARROW_PMU_PORT_STRIDE, SPARROW_PMU_PORT_ENABLE, agen);
+  // Gather off on a read port, the data lines on a write port.
+  pmu_port(prog, tile, port, agen, is_read_port(port) ? 0u : SPARROW_PMU_TARGET_LINES);
+}
+
+void sparrow_model_prog_pmu_index(sparrow_model_prog_t *prog, uint32_t tile, uint32_t port,
+                                  const sparrow_model_agen_cfg_t *agen) {
+  pmu_port(prog, tile, port, agen, SPARROW_PMU_TARGET_INDEX);
+}
+
+void sparrow_model_prog_pmu_gather(sparrow_model_prog_t *prog, uint32_t tile, uint32_t port,
+                                   const sparrow_model_agen_cfg_t *agen, uint32_t idx_base,
+                                   uint32_t idx_count) {
+  uint32_t unit = SPARROW_UNIT_PMU + tile;
+  uint32_t block = port * SPARROW_PMU_PORT_BLOCK;
+  sparrow_model_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_IDX_BASE, idx_base);
+  sparrow_model_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_IDX_COUNT, idx_count);
+  pmu_port(prog, tile, port, agen, 1);
+}
+
+uint32_t sparrow_model_gather_word(uint32_t offset, bool skip, bool release) {
+  return (offset & ((1u << SPARROW_GATHER_OFFSET_BITS) - 1u)) |
+         (uint32_t)skip << SPARROW_GATHER_SKIP_BIT |
+         (uint32_t)release << SPARROW_GATHER_RELEASE_BIT;
 }
 
 void sparrow_model_prog_sync(sparrow_model_prog_t *prog, uint32_t tile, uint32_t buffer,
@@ -92,6 +137,26 @@ void sparrow_model_prog_gemm(sparrow_model_prog_t *prog, uint32_t tile, uint32_t
   sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_K_COUNT, k_count);
   sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, blocks);
   sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_ACC_INIT, acc_init);
+  // The table persists across phases: turn it off so that k_count applies.
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE_LEN, 0);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
+}
+
+void sparrow_model_prog_gemm_k_table(sparrow_model_prog_t *prog, uint32_t tile,
+                                     const uint32_t *k_table, uint32_t table_len, uint32_t blocks,
+                                     uint32_t acc_init) {
+  uint32_t unit = SPARROW_UNIT_PCU + tile;
+  // Only the entries that exist are written; a longer table_len still goes to the register (the
+  // PCU reads it as SPARROW_PCU_K_TABLE_ENTRIES).
+  uint32_t entries =
+      table_len < SPARROW_PCU_K_TABLE_ENTRIES ? table_len : SPARROW_PCU_K_TABLE_ENTRIES;
+  for (uint32_t i = 0; i < entries; ++i) {
+    sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE + i, k_table[i]);
+  }
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_GEMM);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, blocks);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_ACC_INIT, acc_init);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE_LEN, table_len);
   sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
 }
 

@@ -38,17 +38,35 @@ void sparrow_model_prog_end(sparrow_model_prog_t *prog);
 void sparrow_model_prog_route(sparrow_model_prog_t *prog, uint32_t dst, uint32_t src);
 void sparrow_model_prog_unroute(sparrow_model_prog_t *prog, uint32_t dst);
 
-// Configure and enable an AGCU channel / PMU port with the given address generator.
+// Configure and enable an AGCU channel / PMU port with the given address generator. A PMU port so
+// configured walks its affine nest over the data lines (gather off, target lines).
 void sparrow_model_prog_agcu(sparrow_model_prog_t *prog, uint32_t tile, uint32_t channel,
                              const sparrow_model_agen_cfg_t *agen);
 void sparrow_model_prog_pmu(sparrow_model_prog_t *prog, uint32_t tile, uint32_t port,
                             const sparrow_model_agen_cfg_t *agen);
+// A PMU write port that fills the index memory: agen walks index lines of lanes words.
+void sparrow_model_prog_pmu_index(sparrow_model_prog_t *prog, uint32_t tile, uint32_t port,
+                                  const sparrow_model_agen_cfg_t *agen);
+// A PMU read port in gather mode over idx_count index words from word idx_base (docs/fabric.md,
+// "Index memory and gather mode"): agen gives base, count0/stride0 (lines per word), stride1 (per
+// offset unit), count2/stride2 (slots) and count3 (passes over the list).
+void sparrow_model_prog_pmu_gather(sparrow_model_prog_t *prog, uint32_t tile, uint32_t port,
+                                   const sparrow_model_agen_cfg_t *agen, uint32_t idx_base,
+                                   uint32_t idx_count);
+// A gather index word: offset (its low SPARROW_GATHER_OFFSET_BITS bits), skip and release bits.
+uint32_t sparrow_model_gather_word(uint32_t offset, bool skip, bool release);
 // N-buffer sync of PMU buffer b (enable = 0 turns it off).
 void sparrow_model_prog_sync(sparrow_model_prog_t *prog, uint32_t tile, uint32_t buffer,
                              uint32_t enable, uint32_t slots, uint32_t wr_lines, uint32_t rd_lines);
-// Configure and enable a PCU in GEMM mode.
+// Configure and enable a PCU in GEMM mode, every block taking k_count beat pairs (k_table off).
 void sparrow_model_prog_gemm(sparrow_model_prog_t *prog, uint32_t tile, uint32_t k_count,
                              uint32_t blocks, uint32_t acc_init);
+// The same with per-block k: block b takes k_table[b mod table_len] beat pairs (entries may be 0).
+// table_len is written as given (above SPARROW_PCU_K_TABLE_ENTRIES the PCU caps it); only the
+// entries that exist are written from k_table.
+void sparrow_model_prog_gemm_k_table(sparrow_model_prog_t *prog, uint32_t tile,
+                                     const uint32_t *k_table, uint32_t table_len, uint32_t blocks,
+                                     uint32_t acc_init);
 
 // Writes the program into the model's program memory from entry 0 (PROG_ADDR, LO, HI per entry).
 void sparrow_model_prog_load(sparrow_model_t *model, const sparrow_model_prog_t *prog);

@@ -23,6 +23,9 @@ static bool config_supported(const sparrow_hw_config_t *config) {
   if (config->lanes == 0 || config->lanes > SPARROW_MODEL_MAX_LANES) {
     return false;
   }
+  if (SPARROW_PMU_IDX_WORDS < config->lanes || SPARROW_PMU_IDX_WORDS % config->lanes != 0) {
+    return false;  // the index memory is written in whole lines of lanes words
+  }
   return config->pmu_words >= config->lanes && config->pmu_words % config->lanes == 0;
 }
 
@@ -38,6 +41,7 @@ sparrow_model_t *sparrow_model_create(const sparrow_hw_config_t *config, uint8_t
   }
   model->config = *config;
   model->pmu_lines = config->pmu_words / config->lanes;
+  model->idx_lines = SPARROW_PMU_IDX_WORDS / config->lanes;
   model->dram = dram;
   model->dram_bytes = dram_bytes;
   model->dram_bw = dram_bw;
@@ -45,8 +49,10 @@ sparrow_model_t *sparrow_model_create(const sparrow_hw_config_t *config, uint8_t
   model->program = calloc(config->prog_entries == 0 ? 1u : config->prog_entries, sizeof(uint64_t));
   bool ok = model->program != NULL;
   for (uint32_t tile = 0; ok && tile < config->tiles; ++tile) {
+    // The RTL's memories have no reset; the model starts them at 0 so that runs are reproducible.
     model->pmu_mem[tile] = calloc(config->pmu_words, sizeof(uint32_t));
-    ok = model->pmu_mem[tile] != NULL;
+    model->pmu_idx[tile] = calloc(SPARROW_PMU_IDX_WORDS, sizeof(uint32_t));
+    ok = model->pmu_mem[tile] != NULL && model->pmu_idx[tile] != NULL;
   }
   if (!ok) {
     sparrow_model_destroy(model);
@@ -61,6 +67,7 @@ void sparrow_model_destroy(sparrow_model_t *model) {
   }
   for (uint32_t tile = 0; tile < SPARROW_MAX_TILES; ++tile) {
     free(model->pmu_mem[tile]);
+    free(model->pmu_idx[tile]);
   }
   free(model->program);
   free(model);

@@ -373,7 +373,13 @@ START_TEST(test_prog_load) {
       cfg(SPARROW_UNIT_AGCU + 0, 0, 1),
       cfg(SPARROW_UNIT_AGCU + 1, SPARROW_AGCU_REG_COUNT - 1, 0xFFFFFFFFu),
       cfg(SPARROW_UNIT_PMU + 1, SPARROW_PMU_REG_COUNT - 1, 7),
-      cfg(SPARROW_UNIT_PCU + 0, SPARROW_PCU_REG_COUNT - 1, 1),
+      cfg(SPARROW_UNIT_PCU + 0, SPARROW_PCU_REG_COUNT - 1, 1),  // the last k_table entry
+      cfg(SPARROW_UNIT_PCU + 1, SPARROW_PCU_K_TABLE_LEN, 4),
+      cfg(SPARROW_UNIT_PMU + 0,
+          SPARROW_PMU_PORT_RD1 * SPARROW_PMU_PORT_BLOCK + SPARROW_PMU_PORT_GATHER, 1),
+      cfg(SPARROW_UNIT_PMU + 0,
+          SPARROW_PMU_PORT_WR1 * SPARROW_PMU_PORT_BLOCK + SPARROW_PMU_PORT_TARGET,
+          SPARROW_PMU_TARGET_INDEX),
       kRun,
       kEnd,
   };
@@ -388,7 +394,7 @@ START_TEST(test_prog_load) {
   ck_assert_uint_eq(g_fake.prog[9], 0);
   ck_assert_uint_eq(g_fake.prog[10 + n], 0);
   // The very end of program memory.
-  expect_rc(prog_load(1022, program + 5, 2), kSparrowRcOk);
+  expect_rc(prog_load(1022, program + n - 2, 2), kSparrowRcOk);
   ck_assert_uint_eq(g_fake.prog[1023], kEnd);
   expect_nothing_escaped();
 }
@@ -433,7 +439,7 @@ START_TEST(test_prog_load_refusals) {
       {cfg(SPARROW_UNIT_SWITCH, 16, 0), "register 16 is out of range for switch (16 registers)"},
       {cfg(SPARROW_UNIT_AGCU + 1, 48, 0), "register 48 is out of range for agcu 1 (48 registers)"},
       {cfg(SPARROW_UNIT_PMU + 0, 72, 0), "register 72 is out of range for pmu 0 (72 registers)"},
-      {cfg(SPARROW_UNIT_PCU + 1, 5, 0), "register 5 is out of range for pcu 1 (5 registers)"},
+      {cfg(SPARROW_UNIT_PCU + 1, 38, 0), "register 38 is out of range for pcu 1 (38 registers)"},
       {cfg(SPARROW_UNIT_PCU + 1, 0xFFFF, 0), "register 65535 is out of range"},
   };
   for (size_t i = 0; i < sizeof kCases / sizeof kCases[0]; i++) {
