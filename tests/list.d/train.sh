@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# The GPT trainer (docs/training.md): its unit suites (gradients against finite differences, data,
+# checkpoints and resume), the data and checkpoint suites under valgrind, and `sparrow train` /
+# `sparrow sample` end to end on the CPU reference (--device ref).
+#
+# Sourced by tests/run.sh with $suite set; run as `bash tests/list.d/train.sh --train-cli-e2e` it is
+# the CLI end-to-end test itself.
+
+train_cli_e2e() {
+  local S=build/bin/sparrow
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  local passed=0 failed=0
+  pass() { passed=$((passed + 1)); echo "ok   $1"; }
+  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+  # py FILE EXPR: evaluates a Python expression over the one-line JSON object r of FILE.
+  py() { python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(eval(sys.argv[2]))' "$1" "$2"; }
+  expect() {
+    local name="$1" want="$2" pattern="$3"
+    shift 4
+    local status=0
+    "$@" >"$work/out" 2>"$work/err" || status=$?
+    if [[ $status -eq $want ]] && grep -qE -- "$pattern" "$work/err" && [[ ! -s "$work/out" ]]; then
+      pass "$name (exit $status: $(grep -E -- "$pattern" "$work/err" | head -1))"
+    else
+      fail "$name: exit $status (want $want), stdout $(wc -c <"$work/out") bytes, stderr:"
+      sed 's/^/     /' "$work/err"
+    fi
+  }
+  # run_json NAME FILE COMMAND...: succeeds, stdout is exactly one line of valid JSON.
+  run_json() {
+    local name="$1" file="$2"
+    shift 2
+    local status=0
+    "$@" >"$file" 2>"$work/err" || status=$?
+    if [[ $status -eq 0 && $(wc -l <"$file") -eq 1 ]] &&
+       python3 -c 'import json,sys; json.loads(open(sys.argv[1]).read())' "$file" 2>/dev/null; then
+      pass "$name"
+    else
+      fail "$name: exit $status, stdout:"
+      sed 's/^/     /' "$file" "$work/err"
+      return 1
+    fi
+  }
+
+  # 1. The micro model learns on the default corpus: 30 steps, the loss falls by more than 0.3.
+  if run_json "train --preset micro --steps 30 --device ref --json" "$work/m30.json" \
+       $S train --preset micro --steps 30 --device ref --json --out "$work/m30"; then
+    local drop
+    drop=$(py "$work/m30.json" 'round(r["train_loss"][0] - r["train_loss"][-1], 4)')
+    [[ $(py "$work/m30.json" 'len(r["train_loss"]) == 30 and r["train_loss"][0] - r["train_loss"][-1] > 0.3') == True ]] &&
+      pass "loss falls by $drop nats in 30 steps ($(py "$work/m30.json" 'r["train_loss"][0]') -> $(py "$work/m30.json" 'r["train_loss"][-1]'), validation $(py "$work/m30.json" 'r["val_loss"]'))" ||
+      fail "loss falls by only $drop nats: $(cat "$work/m30.json")"
+    [[ $(py "$work/m30.json" 'r["preset"] == "micro" and r["device"] == "ref" and r["steps"] == 30 and r["sparsity"] == 0 and r["mode"] == "kbk" and r["checks"] == 0 and r["checks_failed"] == 0 and r["cycles"] == 0 and r["dram_bytes"] == 0 and r["wall_s"] > 0 and r["val_loss"] > 0 and r["vocab"] == 63 and r["vocab_padded"] == 64') == True ]] &&
+      pass "JSON fields (preset, device, steps, sparsity, mode, checks, cycles, dram_bytes, wall_s, val_loss, vocabulary 63 padded to 64)" ||
+      fail "JSON fields: $(cat "$work/m30.json")"
+    [[ $(wc -l <"$work/m30/metrics.csv") -eq 31 && $(head -1 "$work/m30/metrics.csv") == "step,train_loss,val_loss,lr,cycles,dram_bytes,wall_s" ]] &&
+      pass "metrics.csv: header and 30 rows" || fail "metrics.csv: $(head -3 "$work/m30/metrics.csv")"
+    [[ $(head -c 4 "$work/m30/loss.png" | od -An -c | tr -d ' ') == '211PNG' ]] &&
+      pass "loss.png is a PNG ($(wc -c <"$work/m30/loss.png") bytes)" || fail "loss.png missing or not a PNG"
+    cmp -s "$work/m30.json" "$work/m30/summary.json" && pass "summary.json is the JSON line" ||
+      fail "summary.json differs from stdout"
+    # Same command, same losses (the reference is deterministic).
+    run_json "train again, same seed" "$work/m30b.json" \
+      $S train --preset micro --steps 30 --device ref --json --out "$work/m30b" &&
+      [[ $(py "$work/m30.json" 'r["train_loss"]') == "$(py "$work/m30b.json" 'r["train_loss"]')" ]] &&
+      pass "same seed: the same 30 losses bit for bit" || fail "same seed, other losses"
+
+    # sparrow sample: the prompt, then the tokens; the same seed prints the same text.
+    if $S sample --ckpt "$work/m30/checkpoint.bin" --device ref --prompt "In the" --tokens 40 \
+         --seed 5 >"$work/s1" 2>"$work/err" &&
+       $S sample --ckpt "$work/m30/checkpoint.bin" --device ref --prompt "In the" --tokens 40 \
+         --seed 5 >"$work/s2" 2>>"$work/err"; then
+      [[ $(head -c 6 "$work/s1") == "In the" && $(wc -c <"$work/s1") -ge 47 ]] && cmp -s "$work/s1" "$work/s2" &&
+        pass "sample: prompt + 40 bytes, deterministic: $(head -c 60 "$work/s1" | tr '\n' '|')" ||
+        fail "sample output: $(cat "$work/s1" "$work/s2")"
+    else
+      fail "sample failed: $(cat "$work/err")"
+    fi
+  fi
+
+  # 2. Kill and resume. A run of 160 steps (a smaller width and context, sparse 0.75 with masks
+  # in force from step 20, checkpoints every 10 steps) is killed with SIGKILL once it is past step
+  # 25 and resumed from its last checkpoint in place; another is stopped with SIGINT (it writes a
+  # checkpoint at once) and resumed. Both must repeat the uninterrupted run's losses bit for bit.
+  local small=(--preset micro --width 32 --context 32 --steps 160 --sparsity 0.75 --dense-steps 20
+               --eval-every 40 --ckpt-every 10 --device ref)
+  run_json "uninterrupted 160-step run" "$work/full.json" $S train "${small[@]}" --json --out "$work/full"
+  local sig
+  for sig in KILL INT; do
+    local dir="$work/kill-$sig"
+    $S train "${small[@]}" --json --out "$dir" >"$work/killed.out" 2>"$work/killed.err" &
+    local pid=$! tries rows=0
+    for tries in $(seq 400); do
+      rows=$(($( { wc -l <"$dir/metrics.csv"; } 2>/dev/null || echo 1) - 1))
+      [[ $rows -ge 25 ]] && break
+      sleep 0.02
+    done
+    kill -"$sig" "$pid" 2>/dev/null
+    local status=0
+    wait "$pid" 2>/dev/null || status=$?
+    local at
+    at=$(python3 -c 'import struct,sys; print(struct.unpack_from("<Q", open(sys.argv[1],"rb").read(), 96)[0])' "$dir/checkpoint.bin" 2>/dev/null || echo none)
+    if [[ $status -ne 0 && $at != none && $at -lt 160 && ! -s "$work/killed.out" ]]; then
+      pass "SIG$sig after $rows steps: exit $status, checkpoint at step $at"
+    else
+      fail "SIG$sig: exit $status, checkpoint at '$at', stdout $(wc -c <"$work/killed.out") bytes: $(tail -2 "$work/killed.err")"
+      continue
+    fi
+    [[ $sig == INT ]] && { grep -q "interrupted after step $at; continue with" "$work/killed.err" &&
+      pass "SIGINT: the message says how to continue" || fail "SIGINT message: $(tail -1 "$work/killed.err")"; }
+    if run_json "resume from step $at (SIG$sig)" "$work/resumed.json" \
+         $S train --resume "$dir/checkpoint.bin" --device ref --json; then
+      [[ $(py "$work/resumed.json" 'r["first_step"]') == $((at + 1)) &&
+         $(py "$work/full.json" 'r["train_loss"]['"$at"':]') == "$(py "$work/resumed.json" 'r["train_loss"]')" &&
+         $(py "$work/full.json" 'r["val_loss"]') == "$(py "$work/resumed.json" 'r["val_loss"]')" ]] &&
+        pass "SIG$sig: steps $((at + 1))..160 after resume equal the uninterrupted run's bit for bit (last loss $(py "$work/resumed.json" 'r["train_loss"][-1]'), validation $(py "$work/resumed.json" 'r["val_loss"]'))" ||
+        fail "SIG$sig: losses after resume differ: $(cat "$work/resumed.json")"
+      # The metrics of the run, continued in place, are the uninterrupted run's (wall time aside).
+      cmp -s <(cut -d, -f1-6 "$work/full/metrics.csv") <(cut -d, -f1-6 "$dir/metrics.csv") &&
+        pass "SIG$sig: metrics.csv continued in place: the same 160 rows" ||
+        fail "SIG$sig: metrics.csv differs: $(diff <(cut -d, -f1-6 "$work/full/metrics.csv") <(cut -d, -f1-6 "$dir/metrics.csv") | head -5)"
+    fi
+  done
+
+  # 3. Bad input: a clear message, nothing on stdout; exit 2 for usage, 1 for what cannot run.
+  printf '' >"$work/empty.txt"
+  printf 'too short\n' >"$work/short.txt"
+  expect "device sim"             1 "needs the fabric operators of issue 5" -- $S train --steps 2 --device sim --json
+  expect "default device"         1 "needs the fabric operators of issue 5" -- $S train --steps 2 --json
+  expect "device sim:model"       1 "needs the fabric operators of issue 5" -- $S train --device sim:model
+  expect "sample on sim"          1 "needs the fabric operators of issue 5" -- $S sample --ckpt "$work/m30/checkpoint.bin"
+  expect "missing data"           1 "cannot open data file '$work/none.txt'" -- $S train --device ref --data "$work/none.txt" --json
+  expect "empty data"             1 "is empty" -- $S train --device ref --data "$work/empty.txt" --json
+  expect "short data"             1 "too short" -- $S train --device ref --data "$work/short.txt" --json
+  expect "data is a directory"    1 "cannot read data file" -- $S train --device ref --data "$work" --json
+  expect "--sparsity 0.3"         2 "not one of 0, 0.5, 0.75, 0.875" -- $S train --device ref --sparsity 0.3
+  expect "--preset huge"          2 "unknown preset 'huge'" -- $S train --device ref --preset huge
+  expect "--heads 3"              2 "not a multiple of the number of heads" -- $S train --device ref --heads 3
+  expect "--block 12"             2 "block size 12" -- $S train --device ref --block 12
+  expect "--steps 0"              2 "out of range" -- $S train --device ref --steps 0
+  expect "--lr abc"               2 "not a number" -- $S train --device ref --lr abc
+  expect "--mask bogus"           2 "not random or magnitude" -- $S train --device ref --sparsity 0.5 --mask bogus
+  expect "--dense-steps, dense"   2 "needs --sparsity" -- $S train --device ref --dense-steps 5
+  expect "--dense-steps >= steps" 2 "leaves no sparse step" -- $S train --device ref --sparsity 0.5 --steps 10 --dense-steps 10
+  expect "unknown option"         2 "unknown option '--frobnicate'" -- $S train --device ref --frobnicate
+  expect "missing resume file"    1 "cannot open checkpoint" -- $S train --device ref --resume "$work/none.bin"
+  expect "resume not a ckpt"      1 "not a Sparrow checkpoint" -- $S train --device ref --resume "$work/m30/metrics.csv"
+  expect "resume with --width"    2 "cannot be given with --resume" -- $S train --device ref --resume "$work/m30/checkpoint.bin" --width 32
+  expect "sample without --ckpt"  2 "which checkpoint" -- $S sample --device ref
+  expect "sample bad prompt"      2 "not in the model's vocabulary" -- $S sample --device ref --ckpt "$work/m30/checkpoint.bin" --prompt "{"
+
+  echo "$passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
+}
+
+if [[ "${1:-}" == "--train-cli-e2e" ]]; then
+  cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
+  train_cli_e2e
+  exit $?
+fi
+
+TRAIN_VALGRIND="CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all"
+
+case "$suite" in
+  quick)
+    run_test unit-train-layers         "$TBIN/test_train_layers"
+    run_test unit-train-data           "$TBIN/test_train_data"
+    run_test unit-train-ckpt           "$TBIN/test_train_ckpt"
+    run_test unit-train-data-valgrind  "$TRAIN_VALGRIND $TBIN/test_train_data"
+    run_test unit-train-ckpt-valgrind  "$TRAIN_VALGRIND $TBIN/test_train_ckpt"
+    run_test train-cli                 "bash tests/list.d/train.sh --train-cli-e2e"
+    ;;
+esac
