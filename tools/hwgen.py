@@ -44,6 +44,15 @@ def constants(hw):
         out.append(("pmu_target", name, value))
     for name, value in hw["gather"].items():
         out.append(("gather", name, value))
+    for name, value in hw["simd_ops"].items():
+        out.append(("simd_op", name, value))
+    for name, (lsb, width) in hw["simd_fields"].items():
+        out.append(("simd_field", name + "_lsb", lsb))
+        out.append(("simd_field", name + "_width", width))
+    for name, value in hw["simd_srcs"].items():
+        out.append(("simd_src", name, value))
+    for name, value in hw["simd_preds"].items():
+        out.append(("simd_pred", name, value))
     sw = hw["switch"]
     for name in ("src_per_tile", "dst_per_tile", "route_enable_bit"):
         out.append(("switch", name, sw[name]))
