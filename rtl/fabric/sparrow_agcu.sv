@@ -15,6 +15,7 @@
 
 module sparrow_agcu
   import sparrow_hw_pkg::*;
+  import sparrow_fabric_pkg::*;
 #(
   parameter int unsigned Tile            = 0,
   parameter int unsigned Lanes           = ConfigMLanes,
@@ -64,6 +65,7 @@ module sparrow_agcu
   logic [NumChan-1:0]       enable, run_q, run_d;
   logic [NumChan-1:0]       gen_valid, gen_next;
   logic [NumChan-1:0][31:0] gen_addr;
+  agen_regs_t [NumChan-1:0] chan_regs;  // the affine walk uses them inside the channel
 
   for (genvar c = 0; c < NumChan; c++) begin : gen_chan
     sparrow_agen_channel #(
@@ -87,9 +89,13 @@ module sparrow_agcu
       .next_i     (gen_next[c]),
       .enable_o   (enable[c]),
       .valid_o    (gen_valid[c]),
-      .addr_o     (gen_addr[c])
+      .addr_o     (gen_addr[c]),
+      .regs_o     (chan_regs[c])
     );
   end
+
+  logic unused_chan_regs;
+  assign unused_chan_regs = ^chan_regs;
 
   // A beat must be 4-byte aligned and, when DRAM_LIMIT is set, end at or below it. A channel whose
   // next beat is out of range issues nothing; the control block aborts the phase with bad_address.

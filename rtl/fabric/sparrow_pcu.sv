@@ -3,8 +3,13 @@
 // PCU, GEMM mode (docs/fabric.md, "PCU"): a Lanes x Lanes array of accumulators, each with one
 // binary32 multiplier and one adder (rtl/fpu/), acc[r][c] = add(acc[r][c], mul(a[r], b[c])), both
 // combinational, one step per cycle. Per output block: optionally load the accumulators from Lanes
-// beats of input c, take k_count a/b beat pairs, then hand the block to the output buffer, which
-// drains one row per beat while the next block computes.
+// beats of input c, take k a/b beat pairs, then hand the block to the output buffer, which drains one
+// row per beat while the next block computes.
+//
+// k is k_count (0 counts as 1), or, when k_table_len = n > 0, k_table[b mod n] for the phase's block b
+// (n above PcuKTableEntries counts as PcuKTableEntries); a table pointer steps with each block instead
+// of dividing. A table entry may be 0: the block then takes no a/b beats and no MAC step, and hands
+// over its initial accumulators (+0.0, or the rows loaded from c) the cycle after it starts computing.
 //
 // The inputs sit behind small FIFOs so that their ready signals never depend on another input's
 // valid (a and b are taken together); that keeps the stream switch free of combinational loops.
@@ -48,29 +53,37 @@ module sparrow_pcu
 );
 
   localparam int unsigned RowBits = $clog2(Lanes);
+  localparam int unsigned KtBits  = $clog2(PcuKTableEntries);
 
   // -----------------------------------------------------------------------------------------------
   // Configuration registers. The mode register is stored for completeness: GEMM is the only mode.
   logic        enable_q;
-  logic [31:0] mode_q, k_count_q, blocks_q;
+  logic [31:0] mode_q, k_count_q, blocks_q, k_table_len_q;
   logic        acc_init_q;
   logic        cfg_hit;
+  logic [31:0] cfg_kt;  // cfg_reg_i - PcuKTable: a table entry when below PcuKTableEntries
+  logic [PcuKTableEntries-1:0][31:0] k_table_q;
 
   assign cfg_hit = cfg_valid_i && (cfg_unit_i == 8'(UnitPcu + Tile));
+  assign cfg_kt  = 32'(cfg_reg_i) - PcuKTable;
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      enable_q   <= 1'b0;
-      mode_q     <= '0;
-      k_count_q  <= '0;
-      blocks_q   <= '0;
-      acc_init_q <= 1'b0;
+      enable_q      <= 1'b0;
+      mode_q        <= '0;
+      k_count_q     <= '0;
+      blocks_q      <= '0;
+      acc_init_q    <= 1'b0;
+      k_table_len_q <= '0;
+      k_table_q     <= '0;
     end else if (cfg_clear_i) begin
-      enable_q   <= 1'b0;
-      mode_q     <= '0;
-      k_count_q  <= '0;
-      blocks_q   <= '0;
-      acc_init_q <= 1'b0;
+      enable_q      <= 1'b0;
+      mode_q        <= '0;
+      k_count_q     <= '0;
+      blocks_q      <= '0;
+      acc_init_q    <= 1'b0;
+      k_table_len_q <= '0;
+      k_table_q     <= '0;
     end else begin
       if (start_i || abort_i) begin
         enable_q <= 1'b0;
@@ -82,8 +95,13 @@ module sparrow_pcu
           PcuKCount:  k_count_q  <= cfg_value_i;
           PcuBlocks:  blocks_q   <= cfg_value_i;
           PcuAccInit: acc_init_q <= cfg_value_i[0];
+          PcuKTableLen: k_table_len_q <= cfg_value_i;
           default: ;
         endcase
+        // A register below PcuKTable wraps to a large offset, so one comparison bounds the table.
+        if (cfg_kt < PcuKTableEntries) begin
+          k_table_q[cfg_kt[KtBits-1:0]] <= cfg_value_i;
+        end
       end
     end
   end
@@ -172,6 +190,13 @@ module sparrow_pcu
   logic [31:0]        k_q, k_d, block_q, block_d;
   logic [RowBits-1:0] load_row_q, load_row_d;
 
+  // The current block's beat pairs: from the table entry the pointer names, else k_count.
+  logic [KtBits-1:0] kt_ptr_q, kt_ptr_d;
+  logic [31:0]       kt_len, block_k;
+  assign kt_len  = (k_table_len_q > PcuKTableEntries) ? 32'(PcuKTableEntries) : k_table_len_q;
+  assign block_k = (kt_len != '0) ? k_table_q[kt_ptr_q] :
+                   ((k_count_q == '0) ? 32'd1 : k_count_q);
+
   logic [Lanes-1:0][Lanes-1:0][31:0] out_buf_q, out_buf_d;
   logic [RowBits:0]                  out_left_q, out_left_d;  // rows still to emit
   logic                              out_fire, out_free, hand_over, last_step, block_ready;
@@ -183,9 +208,9 @@ module sparrow_pcu
   assign out_free    = (out_left_q == '0) || ((out_left_q == 1) && out_fire);
 
   assign load_row  = (state_q == StLoad) && !c_empty;
-  assign step      = (state_q == StCompute) && (k_q < k_count_q) && !a_empty && !b_empty;
-  assign last_step = step && (k_q + 32'd1 == k_count_q);
-  assign block_ready = last_step || ((state_q == StCompute) && (k_q >= k_count_q)) ||
+  assign step      = (state_q == StCompute) && (k_q < block_k) && !a_empty && !b_empty;
+  assign last_step = step && (k_q + 32'd1 == block_k);
+  assign block_ready = last_step || ((state_q == StCompute) && (k_q >= block_k)) ||
                        (state_q == StFinish);
   assign hand_over = block_ready && out_free;
 
@@ -193,6 +218,7 @@ module sparrow_pcu
     state_d    = state_q;
     k_d        = k_q;
     block_d    = block_q;
+    kt_ptr_d   = kt_ptr_q;
     load_row_d = load_row_q;
     acc_d      = acc_q;
     out_buf_d  = out_buf_q;
@@ -216,6 +242,7 @@ module sparrow_pcu
         out_buf_d  = step ? acc_next : acc_q;
         out_left_d = (RowBits + 1)'(Lanes);
         block_d    = block_q + 32'd1;
+        kt_ptr_d   = (32'(kt_ptr_q) + 32'd1 >= kt_len) ? '0 : kt_ptr_q + 1'b1;
         k_d        = '0;
         load_row_d = '0;
         acc_d      = '0;
@@ -234,6 +261,7 @@ module sparrow_pcu
       out_left_d = '0;
     end else if (start_i && enable_q) begin
       block_d    = '0;
+      kt_ptr_d   = '0;
       k_d        = '0;
       load_row_d = '0;
       acc_d      = '0;
@@ -246,6 +274,7 @@ module sparrow_pcu
       state_q    <= StIdle;
       k_q        <= '0;
       block_q    <= '0;
+      kt_ptr_q   <= '0;
       load_row_q <= '0;
       acc_q      <= '0;
       out_buf_q  <= '0;
@@ -254,6 +283,7 @@ module sparrow_pcu
       state_q    <= state_d;
       k_q        <= k_d;
       block_q    <= block_d;
+      kt_ptr_q   <= kt_ptr_d;
       load_row_q <= load_row_d;
       acc_q      <= acc_d;
       out_buf_q  <= out_buf_d;

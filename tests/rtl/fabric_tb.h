@@ -126,6 +126,23 @@ struct Program {
     }
     cfg(unit, blk + SPARROW_PMU_PORT_ENABLE, 1);
   }
+  // Read port `port` in gather mode over the list of idx_count index words from idx_base (level 1's
+  // count is unused there); pmu_gather_off puts it back to its affine walk for later phases.
+  void pmu_gather(uint32_t tile, uint32_t port, uint32_t base, const Loops &l, uint32_t idx_base,
+                  uint32_t idx_count) {
+    const uint32_t unit = SPARROW_UNIT_PMU + tile, blk = port * SPARROW_PMU_PORT_BLOCK;
+    cfg(unit, blk + SPARROW_PMU_PORT_GATHER, 1);
+    cfg(unit, blk + SPARROW_PMU_PORT_IDX_BASE, idx_base);
+    cfg(unit, blk + SPARROW_PMU_PORT_IDX_COUNT, idx_count);
+    pmu_port(tile, port, base, l);
+  }
+  void pmu_gather_off(uint32_t tile, uint32_t port) {
+    cfg(SPARROW_UNIT_PMU + tile, port * SPARROW_PMU_PORT_BLOCK + SPARROW_PMU_PORT_GATHER, 0);
+  }
+  // Write port `port`'s target: SPARROW_PMU_TARGET_LINES or SPARROW_PMU_TARGET_INDEX.
+  void pmu_target(uint32_t tile, uint32_t port, uint32_t target) {
+    cfg(SPARROW_UNIT_PMU + tile, port * SPARROW_PMU_PORT_BLOCK + SPARROW_PMU_PORT_TARGET, target);
+  }
   void pmu_sync(uint32_t tile, uint32_t buffer, bool enable, uint32_t slots, uint32_t wr_lines,
                 uint32_t rd_lines) {
     const uint32_t unit = SPARROW_UNIT_PMU + tile, blk = SPARROW_PMU_SYNC_BLOCK + 4 * buffer;
@@ -150,6 +167,15 @@ struct Program {
     cfg(unit, SPARROW_PCU_BLOCKS, blocks);
     cfg(unit, SPARROW_PCU_ACC_INIT, acc_init ? 1 : 0);
     cfg(unit, SPARROW_PCU_ENABLE, 1);
+  }
+  // The per-block k table: `entries` from entry 0, and k_table_len = len (which may differ from the
+  // number of entries written, e.g. to exceed the table).
+  void pcu_k_table(uint32_t tile, const std::vector<uint32_t> &entries, uint32_t len) {
+    const uint32_t unit = SPARROW_UNIT_PCU + tile;
+    for (size_t i = 0; i < entries.size(); i++) {
+      cfg(unit, SPARROW_PCU_K_TABLE + static_cast<uint32_t>(i), entries[i]);
+    }
+    cfg(unit, SPARROW_PCU_K_TABLE_LEN, len);
   }
 };
 

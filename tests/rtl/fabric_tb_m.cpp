@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The fabric checks on configuration M (4 tiles, 8 lanes): CSRs, a copy, and a 64x64x64 GEMM.
+// The fabric checks on configuration M (4 tiles, 8 lanes): CSRs, a copy, a 64x64x64 GEMM, gather,
+// the PCU k table and a block-sparse product.
 
 #include "Vsparrow_fabric_M.h"
 #include "fabric_tb_configs.h"
+#include "fabric_tb_sparse.h"
 #include "fabric_tb_tests.h"
 
 using namespace fabric_tb;
@@ -17,4 +19,10 @@ void fabric_tb_run_m(Results &res) {
             DramConfig{100, 2, 0, 1}, "dram-64B");
   test_gemm_overflow(tb, res);
   test_gemm_acc_init(tb, res);
+  test_gather_pattern(tb, res);
+  test_gather_rate(tb, res);
+  test_gather_sync(tb, res, DramConfig{}, "ideal", 0x71);
+  test_gather_sync(tb, res, DramConfig{60, 1, 9, 13}, "slow-jitter", 0x72);
+  test_pcu_k_tables(tb, res);
+  test_spmm(tb, res);
 }

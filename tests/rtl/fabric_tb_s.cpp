@@ -4,6 +4,7 @@
 
 #include "Vsparrow_fabric_S.h"
 #include "fabric_tb_configs.h"
+#include "fabric_tb_sparse.h"
 #include "fabric_tb_tests.h"
 
 using namespace fabric_tb;
@@ -27,6 +28,12 @@ void fabric_tb_run_s(Results &res) {
             "one-tile");
   test_gemm_overflow(tb, res);
   test_gemm_acc_init(tb, res);
+  test_gather_pattern(tb, res);
+  test_gather_rate(tb, res);
+  test_gather_sync(tb, res, DramConfig{}, "ideal", 0x71);
+  test_gather_sync(tb, res, DramConfig{60, 1, 9, 13}, "slow-jitter", 0x72);
+  test_pcu_k_tables(tb, res);
+  test_spmm(tb, res);
   test_watchdog(tb, res);
   test_bad_address(tb, res);
   // After the aborts (reads discarded on their return), the fabric still computes exactly.
