@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # The fabric RTL bench (tests/rtl/): CSRs, copies, N-buffering, multicast, bit-exact GEMMs on S and
-# M, counters, errors and the watchdog, driven through the Verilated fabric's ports.
+# M, counters, errors and the watchdog; PMU index memory and gather (line sequences, sync by index
+# words, gather rate), the PCU's per-block k table and a bit-exact block-sparse product; driven
+# through the Verilated fabric's ports.
 case "$suite" in
   quick)
     run_test rtl-fabric "$TBIN/test_rtl_fabric all"
