@@ -4,11 +4,12 @@
 # and their unit tests (tests/unit/test_ops*.c). docs/ops.md describes the GEMM program.
 
 HOST_INC      := -Idriver/include -Ihost/ops -Ihost/ref
-HOST_OPS_OBJS := $(OBJ)/host/ops/gemm.o $(OBJ)/host/ops/program.o $(OBJ)/host/ops/mask.o
-HOST_RUN_OBJS := $(OBJ)/host/ops/gemm_run.o
-HOST_REF_OBJS := $(OBJ)/host/ref/gemm_ref.o
+HOST_OPS_OBJS := $(OBJ)/host/ops/gemm.o $(OBJ)/host/ops/program.o $(OBJ)/host/ops/mask.o \
+                 $(addprefix $(OBJ)/host/ops/,sparse_plan.o spmm.o sddmm.o)
+HOST_RUN_OBJS := $(OBJ)/host/ops/gemm_run.o $(OBJ)/host/ops/sparse_run.o
+HOST_REF_OBJS := $(OBJ)/host/ref/gemm_ref.o $(OBJ)/host/ref/sparse_ref.o
 HOST_CLI_OBJS := $(addprefix $(OBJ)/host/cli/,main.o cmd_info.o cmd_kernel.o cmd_devices.o json.o \
-                   log.o)
+                   log.o cmd_bench.o)
 
 $(OBJ)/host/%.o: CFLAGS += $(HOST_INC)
 $(OBJ)/tests/unit/test_ops%.o: CFLAGS += $(HOST_INC) -Isim/model
@@ -23,10 +24,11 @@ $(BIN)/sparrow: $(HOST_CLI_OBJS) $(HOST_RUN_OBJS) $(HOST_OPS_OBJS) $(HOST_REF_OB
 # The GEMM unit test runs the programs on the golden model in-process (MODEL_LIB, mk/model.mk).
 
 UNIT_TESTS += $(TBIN)/test_ops_gemm
+# (The ops objects include the sparse operators, which use the driver's BSR code.)
 $(TBIN)/test_ops_gemm: $(OBJ)/tests/unit/test_ops_gemm.o $(HOST_OPS_OBJS) $(HOST_REF_OBJS) \
-                       $(FP_MODEL_OBJS) $(MODEL_LIB)
+                       $(FP_MODEL_OBJS) $(MODEL_LIB) $(DRIVER_LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+	$(CC) -o $@ $^ $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)
 
 .PHONY: host host-test
 host: $(filter $(BIN)/sparrow,$(ALL_BINS)) $(TBIN)/test_ops_gemm

@@ -5,8 +5,12 @@
 # wall-clock figures depend on the machine and are only compared within the run.
 #   1. GEMM 256x256x256 on configuration M: RTL fabric and golden model (cycles, utilization, DRAM
 #      bytes, simulated MAC/s), and GEMM 128^3 on configuration S;
-#   2. binary32 vectors per second through the RTL units.
-# Results go to build/bench/ (one JSON line per GEMM run in gemm.jsonl).
+#   2. the block-sparse benchmark (`sparrow bench`, configuration M, RTL fabric): dense GEMMs
+#      against spmm, spmm_t and sddmm at densities 1 .. 1/16 (docs/results.md); this is the long
+#      part (many minutes: the RTL simulates about 1e7 MAC/s);
+#   3. binary32 vectors per second through the RTL units.
+# Results go to build/bench/ (one JSON line per GEMM run in gemm.jsonl; sparse.json, sparse.csv,
+# sparse.md and sparse.png from the sparse benchmark).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +45,26 @@ for rtl, model, size in (("sim", "sim:model", 256), ("sim:rtl,config=S", "sim:mo
     print(f"{rtl} vs {model}: {same} checksum; model cycle estimate / RTL cycles = "
           f"{b['cycles'] / a['cycles']:.3f}; RTL wall speed / model wall speed = "
           f"{a['sim_macs_per_s'] / b['sim_macs_per_s']:.2f}")
+PY
+
+echo "== block-sparse operators against dense (RTL, configuration M)"
+# The table goes to stdout (and sparse.md); the JSON object to sparse.json. A missed target is
+# reported, not an error; a failed or inexact run is.
+build/bin/sparrow bench --device "${SPARSE_DEVICE:-sim}" --out "$out" --json >"$out/sparse.json"
+python3 - "$out/sparse.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(f"{'op':7} {'MxNxK':12} {'density':>8} {'cycles':>8} {'util':>6} {'W bytes':>9} "
+      f"{'DRAM bytes':>10} {'speedup':>8} {'exact':>5}")
+for r in d["rows"]:
+    dens = "dense" if r["op"] == "gemm" else f"{r['density']:.4g}"
+    print(f"{r['op']:7} {r['m']}x{r['n']}x{r['k']:<4} {dens:>8} {r['cycles']:>8} "
+          f"{r['utilization']:>6.3f} {r['dram_bytes_weights']:>9} "
+          f"{r['dram_bytes_read'] + r['dram_bytes_written']:>10} {r['speedup_vs_dense']:>7.2f}x "
+          f"{str(r['exact']):>5}")
+for t in d["targets"]:
+    print(f"target {t['op']} at density {t['density']:.4g}: {t['speedup']:.2f}x "
+          f"(want {t['want']:.1f}x) {'met' if t['met'] else 'MISSED'}")
 PY
 
 echo "== binary32 vectors through the RTL units"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_train.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -18,8 +19,28 @@ static void usage(FILE *out) {
           "      C = A*B on the device (random A, B from the seed), checked bit-exact against\n"
           "      the golden arithmetic and against a plain C GEMM; cycles, utilization, DRAM\n"
           "      traffic and simulation speed\n"
+          "  kernel spmm|spmm_t|sddmm [--m M] [--n N] [--k K] [--density D]\n"
+          "         [--mask random|magnitude] [--block B] [--device URI] [--seed S] [--json]\n"
+          "      the block-sparse operators of a sparse linear layer, W K x N in BSR at density\n"
+          "      D (1, 1/2, 1/4, 1/8, 1/16; default 1/8, blocks of 8): Y = X*W, dX = dY*W^T,\n"
+          "      dW = (X^T*dY) on W's mask; checked like gemm\n"
+          "  bench [--device URI] [--out DIR] [--seed S] [--quick] [--json]\n"
+          "      dense GEMMs against spmm, spmm_t and sddmm (M=256, K=N=512) at every density:\n"
+          "      cycles, utilization, DRAM bytes, speedup; CSV, Markdown and PNG in DIR\n"
+          "      (default build/bench); --quick: density 1/8 only\n"
           "  devices [--usb VID:PID] [--json]\n"
           "      the Sparrows on USB, one a line: URI, VID:PID, serial (default 1209:0001)\n"
+          "  train [--preset micro|small|wide] [--steps N] [--device URI] [--data FILE]\n"
+          "        [--sparsity 0|0.5|0.75|0.875] [--block B] [--mask random|magnitude]\n"
+          "        [--dense-steps N] [--lr X] [--seed S] [--eval-every N] [--val-batches N]\n"
+          "        [--ckpt-every N] [--check N] [--out DIR] [--resume CKPT] [--json]\n"
+          "        [--layers L] [--heads H] [--width C] [--context T] [--batch B]\n"
+          "      trains a GPT on the text (default: the King James Bible); outputs in DIR:\n"
+          "      metrics.csv, loss.png, summary.json, checkpoint.bin (docs/training.md).\n"
+          "      --device ref is the CPU reference; devices need the operators of issue 5\n"
+          "  sample --ckpt FILE [--prompt TEXT] [--tokens N] [--temperature X] [--seed S]\n"
+          "         [--device ref]\n"
+          "      generates text from a checkpoint\n"
           "  help | --help      this text\n"
           "  version | --version\n"
           "\n"
@@ -52,6 +73,15 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "kernel") == 0) {
     return sparrow_cli_kernel(argc - 2, argv + 2);
+  }
+  if (strcmp(cmd, "bench") == 0) {
+    return sparrow_cli_bench(argc - 2, argv + 2);
+  }
+  if (strcmp(cmd, "train") == 0) {
+    return sparrow_cli_train(argc - 2, argv + 2);
+  }
+  if (strcmp(cmd, "sample") == 0) {
+    return sparrow_cli_sample(argc - 2, argv + 2);
   }
   sparrow_cli_error("unknown command '%s' (try 'sparrow help')", cmd);
   return SPARROW_CLI_EXIT_USAGE;

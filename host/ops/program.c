@@ -133,15 +133,18 @@ sparrow_ops_prog_status_t sparrow_ops_prog_end(sparrow_ops_prog_t *prog) {
   } while (0)
 
 // Writes an address generator's registers (base, counts, strides) into a register block.
+// keep_stride1: a gather walk scales its index offsets by stride1 while count1 is unused (1), so
+// that stride must be written as given.
 static sparrow_ops_prog_status_t write_agen(sparrow_ops_prog_t *prog, uint32_t unit, uint32_t block,
                                             uint32_t base_reg, uint32_t count_reg,
-                                            uint32_t stride_reg, const sparrow_ops_agen_t *agen) {
+                                            uint32_t stride_reg, const sparrow_ops_agen_t *agen,
+                                            int keep_stride1) {
   TRY(sparrow_ops_prog_cfg(prog, unit, block + base_reg, agen->base));
   for (uint32_t l = 0; l < SPARROW_LOOP_LEVELS; ++l) {
     uint32_t count = agen->count[l] == 0 ? 1 : agen->count[l];
     // A loop level that runs once never moves its address: its stride is normalized to 0 so that
     // equal walks give equal register values (fewer entries).
-    uint32_t stride = count == 1 ? 0 : (uint32_t)agen->stride[l];
+    uint32_t stride = count == 1 && !(keep_stride1 && l == 1) ? 0 : (uint32_t)agen->stride[l];
     TRY(sparrow_ops_prog_cfg(prog, unit, block + count_reg + l, count));
     TRY(sparrow_ops_prog_cfg(prog, unit, block + stride_reg + l, stride));
   }
@@ -156,20 +159,60 @@ sparrow_ops_prog_status_t sparrow_ops_prog_agcu(sparrow_ops_prog_t *prog, uint32
   uint32_t unit = SPARROW_UNIT_AGCU + tile;
   uint32_t block = chan * SPARROW_AGCU_CHAN_BLOCK;
   TRY(write_agen(prog, unit, block, SPARROW_AGCU_CHAN_BASE, SPARROW_AGCU_CHAN_COUNT,
-                 SPARROW_AGCU_CHAN_STRIDE, agen));
+                 SPARROW_AGCU_CHAN_STRIDE, agen, 0));
   return sparrow_ops_prog_cfg(prog, unit, block + SPARROW_AGCU_CHAN_ENABLE, 1);
 }
 
-sparrow_ops_prog_status_t sparrow_ops_prog_pmu(sparrow_ops_prog_t *prog, uint32_t tile,
-                                               uint32_t port, const sparrow_ops_agen_t *agen) {
+static int is_read_port(uint32_t port) {
+  return port == SPARROW_PMU_PORT_RD0 || port == SPARROW_PMU_PORT_RD1;
+}
+
+// One PMU port: its mode register (a read port's port_gather, a write port's port_target), its
+// address generator, its enable. The mode is always written (the shadow drops it when unchanged),
+// so a program never inherits a gather or index-target setting from an earlier launch.
+static sparrow_ops_prog_status_t write_port(sparrow_ops_prog_t *prog, uint32_t tile, uint32_t port,
+                                            const sparrow_ops_agen_t *agen, uint32_t mode) {
   if (prog == NULL || agen == NULL || tile >= prog->tiles || port > SPARROW_PMU_PORT_WR1) {
     return SPARROW_OPS_PROG_E_ARG;
   }
   uint32_t unit = SPARROW_UNIT_PMU + tile;
   uint32_t block = port * SPARROW_PMU_PORT_BLOCK;
+  int gather = is_read_port(port) && mode != 0;
+  TRY(sparrow_ops_prog_cfg(
+      prog, unit, block + (is_read_port(port) ? SPARROW_PMU_PORT_GATHER : SPARROW_PMU_PORT_TARGET),
+      mode));
   TRY(write_agen(prog, unit, block, SPARROW_PMU_PORT_BASE, SPARROW_PMU_PORT_COUNT,
-                 SPARROW_PMU_PORT_STRIDE, agen));
+                 SPARROW_PMU_PORT_STRIDE, agen, gather));
   return sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_ENABLE, 1);
+}
+
+sparrow_ops_prog_status_t sparrow_ops_prog_pmu(sparrow_ops_prog_t *prog, uint32_t tile,
+                                               uint32_t port, const sparrow_ops_agen_t *agen) {
+  return write_port(prog, tile, port, agen,
+                    is_read_port(port) ? 0u : (uint32_t)SPARROW_PMU_TARGET_LINES);
+}
+
+sparrow_ops_prog_status_t sparrow_ops_prog_pmu_gather(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                      uint32_t port, const sparrow_ops_agen_t *agen,
+                                                      uint32_t idx_base, uint32_t idx_count) {
+  if (prog == NULL || agen == NULL || tile >= prog->tiles || !is_read_port(port) ||
+      idx_base >= SPARROW_PMU_IDX_WORDS || idx_count > SPARROW_PMU_IDX_WORDS) {
+    return SPARROW_OPS_PROG_E_ARG;
+  }
+  uint32_t unit = SPARROW_UNIT_PMU + tile;
+  uint32_t block = port * SPARROW_PMU_PORT_BLOCK;
+  TRY(sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_IDX_BASE, idx_base));
+  TRY(sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_IDX_COUNT, idx_count));
+  return write_port(prog, tile, port, agen, 1);
+}
+
+sparrow_ops_prog_status_t sparrow_ops_prog_pmu_index(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                     uint32_t port,
+                                                     const sparrow_ops_agen_t *agen) {
+  if (is_read_port(port)) {
+    return SPARROW_OPS_PROG_E_ARG;
+  }
+  return write_port(prog, tile, port, agen, SPARROW_PMU_TARGET_INDEX);
 }
 
 sparrow_ops_prog_status_t sparrow_ops_prog_pmu_sync(sparrow_ops_prog_t *prog, uint32_t tile,
@@ -198,7 +241,28 @@ sparrow_ops_prog_status_t sparrow_ops_prog_pcu_gemm(sparrow_ops_prog_t *prog, ui
   }
   uint32_t unit = SPARROW_UNIT_PCU + tile;
   TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_GEMM));
+  // Every block takes k_count, whatever table an earlier program left behind.
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE_LEN, 0));
   TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_COUNT, k_count));
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, blocks));
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ACC_INIT, acc_init ? 1u : 0u));
+  return sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
+}
+
+sparrow_ops_prog_status_t sparrow_ops_prog_pcu_gemm_table(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                          uint32_t blocks, uint32_t acc_init,
+                                                          const uint32_t *k_table,
+                                                          uint32_t table_len) {
+  if (prog == NULL || tile >= prog->tiles || blocks == 0 || k_table == NULL || table_len == 0 ||
+      table_len > SPARROW_PCU_K_TABLE_ENTRIES) {
+    return SPARROW_OPS_PROG_E_ARG;
+  }
+  uint32_t unit = SPARROW_UNIT_PCU + tile;
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_GEMM));
+  for (uint32_t i = 0; i < table_len; ++i) {
+    TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE + i, k_table[i]));
+  }
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE_LEN, table_len));
   TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, blocks));
   TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ACC_INIT, acc_init ? 1u : 0u));
   return sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
@@ -220,6 +284,39 @@ sparrow_ops_prog_status_t sparrow_ops_prog_route(sparrow_ops_prog_t *prog, uint3
   }
   return sparrow_ops_prog_cfg(prog, SPARROW_UNIT_SWITCH,
                               tile * SPARROW_SWITCH_DST_PER_TILE + dst_kind, value);
+}
+
+sparrow_ops_prog_status_t sparrow_ops_prog_pcu_load(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                    uint32_t load_base, uint32_t beats) {
+  if (prog == NULL || tile >= prog->tiles || beats == 0 || load_base >= SPARROW_PCU_IMEM_WORDS) {
+    return SPARROW_OPS_PROG_E_ARG;
+  }
+  uint32_t unit = SPARROW_UNIT_PCU + tile;
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_LOAD));
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_LOAD_BASE, load_base));
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, beats));
+  return sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
+}
+
+sparrow_ops_prog_status_t sparrow_ops_prog_pcu_simd(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                    const sparrow_ops_simd_walk_t *walk) {
+  if (prog == NULL || walk == NULL || tile >= prog->tiles || walk->rows == 0 || walk->beats == 0 ||
+      walk->passes == 0 || walk->passes > 3) {
+    return SPARROW_OPS_PROG_E_ARG;
+  }
+  uint32_t unit = SPARROW_UNIT_PCU + tile;
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_SIMD));
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_ROWS, walk->rows));
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_BEATS, walk->beats));
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_PASSES, walk->passes));
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_ROW_BASE, walk->row_base));
+  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_COL_BASE, walk->col_base));
+  // Every segment register is written (an empty one as 0), so a program never runs a segment an
+  // earlier launch configured.
+  for (uint32_t seg = 0; seg < SPARROW_SIMD_SEGMENTS; ++seg) {
+    TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_SEG + seg, walk->seg[seg]));
+  }
+  return sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
 }
 
 void sparrow_ops_prog_mark(const sparrow_ops_prog_t *prog, sparrow_ops_prog_mark_t *mark) {

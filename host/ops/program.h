@@ -90,17 +90,57 @@ sparrow_ops_prog_status_t sparrow_ops_prog_end(sparrow_ops_prog_t *prog)
 sparrow_ops_prog_status_t sparrow_ops_prog_agcu(sparrow_ops_prog_t *prog, uint32_t tile,
                                                 uint32_t chan, const sparrow_ops_agen_t *agen)
     __attribute__((warn_unused_result));
+// An affine PMU port (port_gather 0 for a read port, port_target lines for a write port).
 sparrow_ops_prog_status_t sparrow_ops_prog_pmu(sparrow_ops_prog_t *prog, uint32_t tile,
                                                uint32_t port, const sparrow_ops_agen_t *agen)
+    __attribute__((warn_unused_result));
+// A read port in gather mode (docs/fabric.md, "Index memory and gather mode"): it walks idx_count
+// index words from idx_base, count3 times; of the generator it uses base, count0/stride0 (the lines
+// of one word), stride1 (the unit of a word's offset: written as given although count1 is unused),
+// count2/stride2 (the slot ring) and count3.
+sparrow_ops_prog_status_t sparrow_ops_prog_pmu_gather(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                      uint32_t port, const sparrow_ops_agen_t *agen,
+                                                      uint32_t idx_base, uint32_t idx_count)
+    __attribute__((warn_unused_result));
+// A write port that fills the index memory (port_target index): the generator walks index lines.
+sparrow_ops_prog_status_t sparrow_ops_prog_pmu_index(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                     uint32_t port, const sparrow_ops_agen_t *agen)
     __attribute__((warn_unused_result));
 sparrow_ops_prog_status_t sparrow_ops_prog_pmu_sync(sparrow_ops_prog_t *prog, uint32_t tile,
                                                     uint32_t buffer, uint32_t enable,
                                                     uint32_t slots, uint32_t wr_lines,
                                                     uint32_t rd_lines)
     __attribute__((warn_unused_result));
+// PCU GEMM mode, every block k_count beat pairs (k_table_len 0).
 sparrow_ops_prog_status_t sparrow_ops_prog_pcu_gemm(sparrow_ops_prog_t *prog, uint32_t tile,
                                                     uint32_t k_count, uint32_t blocks,
                                                     uint32_t acc_init)
+    __attribute__((warn_unused_result));
+// PCU GEMM mode with per-block k: block b takes k_table[b mod table_len] beat pairs (entries may be
+// 0); 1 <= table_len <= SPARROW_PCU_K_TABLE_ENTRIES.
+sparrow_ops_prog_status_t sparrow_ops_prog_pcu_gemm_table(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                          uint32_t blocks, uint32_t acc_init,
+                                                          const uint32_t *k_table,
+                                                          uint32_t table_len)
+    __attribute__((warn_unused_result));
+// PCU LOAD mode (docs/fabric.md, "PCU SIMD mode"): the phase's first `beats` beats on input a go
+// to program memory, lane l of beat i to word (load_base + i*lanes + l) mod pcu_imem_words.
+// beats >= 1, load_base < SPARROW_PCU_IMEM_WORDS.
+sparrow_ops_prog_status_t sparrow_ops_prog_pcu_load(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                    uint32_t load_base, uint32_t beats)
+    __attribute__((warn_unused_result));
+// PCU SIMD mode: the walk (simd_rows, simd_beats, simd_passes, the ROW and COL bases) and the
+// eight simd_seg registers (first instruction | count << 16; sparrow_simd_asm_seg_reg).
+typedef struct sparrow_ops_simd_walk {
+  uint32_t rows;    // >= 1
+  uint32_t beats;   // >= 1
+  uint32_t passes;  // 1 .. 3
+  uint32_t row_base;
+  uint32_t col_base;
+  uint32_t seg[SPARROW_SIMD_SEGMENTS];
+} sparrow_ops_simd_walk_t;
+sparrow_ops_prog_status_t sparrow_ops_prog_pcu_simd(sparrow_ops_prog_t *prog, uint32_t tile,
+                                                    const sparrow_ops_simd_walk_t *walk)
     __attribute__((warn_unused_result));
 // Routes destination (tile, dst kind) from source (src_tile, src kind); src_kind
 // SPARROW_SW_NO_SOURCE disables the route.

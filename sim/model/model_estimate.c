@@ -81,18 +81,30 @@ static uint64_t pmu_time(const sparrow_model_phase_t *phase, uint32_t tile) {
   return time;
 }
 
-// The PCU takes one c beat or one a/b pair per cycle and drains one output row per cycle beside
-// it; only the last block's drain is not hidden behind computing.
+// GEMM: the PCU takes one c beat or one a/b pair per cycle and drains one output row per cycle
+// beside it; only the last block's drain is not hidden behind computing. SIMD: one cycle per
+// issue group (docs/fabric.md, Timing); its stream waits are the other units' terms. LOAD: one
+// beat per cycle.
 static uint64_t pcu_busy(const sparrow_model_phase_t *phase, uint32_t tile) {
   const sparrow_model_pcu_run_t *run = &phase->pcu[tile];
-  return max_u64(run->c_beats + run->ab_pairs, run->out_beats);
+  switch (run->mode) {
+    case SPARROW_PCU_MODE_SIMD:
+      return run->simd.groups;
+    case SPARROW_PCU_MODE_LOAD:
+      return run->load_beats;
+    default:
+      return max_u64(run->c_beats + run->ab_pairs, run->out_beats);
+  }
 }
 
 // A block with no beat pair (a k_table 0 entry) costs only its lanes output rows, which the
-// output side counts already.
+// output side counts already. SIMD and LOAD have no output buffer to drain.
 static uint64_t pcu_time(const sparrow_model_t *model, uint32_t tile) {
   const sparrow_model_pcu_run_t *run = &model->phase.pcu[tile];
   uint64_t busy = pcu_busy(&model->phase, tile);
+  if (run->mode != SPARROW_PCU_MODE_GEMM) {
+    return busy;
+  }
   return run->out_beats == 0 ? busy : busy + model->config.lanes;
 }
 

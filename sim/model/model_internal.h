@@ -15,9 +15,13 @@
 #include "sparrow_hw.h"
 #include "sparrow_model.h"
 
-// The PCU's k_table registers must lie inside its register file.
+// The PCU's k_table and SIMD segment registers must lie inside its register file.
 _Static_assert(SPARROW_PCU_K_TABLE + SPARROW_PCU_K_TABLE_ENTRIES <= SPARROW_PCU_REG_COUNT,
                "k_table runs past the PCU's registers");
+_Static_assert(SPARROW_PCU_SIMD_SEG + SPARROW_SIMD_SEGMENTS <= SPARROW_PCU_REG_COUNT,
+               "simd_seg runs past the PCU's registers");
+// The walk names its segments 0 (prologue), 1..6 (body/end of three passes) and 7 (epilogue).
+_Static_assert(SPARROW_SIMD_SEGMENTS == 8u, "the SIMD walk has eight segments");
 
 // The model keeps beats in fixed arrays; a configuration with wider lanes is refused at create.
 #define SPARROW_MODEL_MAX_LANES 16u
@@ -108,9 +112,44 @@ typedef struct {
   uint32_t rd_pos;  // lines read from the current read slot
 } sparrow_model_sync_t;
 
-// One PCU in GEMM mode during a phase.
+// Where a SIMD walk is (docs/fabric.md, "PCU SIMD mode", Walk): the segment it runs is 0 in the
+// prologue, 1 + 2*pass in a body, 2 + 2*pass at the end of a pass and 7 in the epilogue.
+typedef enum {
+  SPARROW_MODEL_SIMD_PROLOGUE = 0,
+  SPARROW_MODEL_SIMD_BODY,
+  SPARROW_MODEL_SIMD_END,
+  SPARROW_MODEL_SIMD_EPILOGUE,
+  SPARROW_MODEL_SIMD_DONE,
+} sparrow_model_simd_stage_t;
+
+// One PCU in SIMD mode during a phase: the walk's configuration (counts already read as the PCU
+// reads them), its position, the lanes' registers and predicates, and the issue groups so far.
+typedef struct {
+  uint32_t rows;    // 0 already read as 1
+  uint32_t beats;   // 0 already read as 1
+  uint32_t passes;  // 1..3
+  uint32_t row_base;
+  uint32_t col_base;
+  uint32_t seg_first[SPARROW_SIMD_SEGMENTS];  // first instruction (not yet reduced modulo 256)
+  uint32_t seg_count[SPARROW_SIMD_SEGMENTS];  // instructions, 0 = empty
+  sparrow_model_simd_stage_t stage;
+  uint32_t row;
+  uint32_t pass;
+  uint32_t beat;
+  uint32_t issued;     // instructions of the running segment issued so far
+  uint32_t group_len;  // instructions in the open issue group (0: none open)
+  uint32_t reg[SPARROW_MODEL_MAX_LANES][SPARROW_SIMD_REGS];
+  bool pred[SPARROW_MODEL_MAX_LANES][2];  // p0, p1
+  uint64_t groups;                        // issue groups: the estimate's cycles (README.md)
+} sparrow_model_simd_run_t;
+
+// One PCU during a phase: GEMM mode, or SIMD mode (simd), or LOAD mode (load_*).
 typedef struct {
   bool enabled;
+  uint32_t mode;        // SPARROW_PCU_MODE_*; the reserved values above load already read as GEMM
+  uint32_t load_base;   // LOAD: simd_load_base
+  uint64_t load_beats;  // LOAD: beats written into program memory this phase
+  sparrow_model_simd_run_t simd;
   bool acc_init;
   uint32_t k_count;      // 0 already read as 1
   uint32_t k_table_len;  // 0: every block takes k_count; already capped at the table's size
@@ -190,6 +229,8 @@ struct sparrow_model {
   uint32_t pcu_regs[SPARROW_MAX_TILES][SPARROW_PCU_REG_COUNT];
   uint32_t *pmu_mem[SPARROW_MAX_TILES];  // pmu_lines * lanes words each
   uint32_t *pmu_idx[SPARROW_MAX_TILES];  // index memory: SPARROW_PMU_IDX_WORDS words each
+  // PCU program memory (SIMD mode): no reset, kept across phases and launches until written.
+  uint32_t pcu_imem[SPARROW_MAX_TILES][SPARROW_PCU_IMEM_WORDS];
 
   sparrow_model_phase_t phase;  // scratch for the running phase (too big for the stack)
 };
@@ -234,6 +275,13 @@ bool sparrow_model_pmu_step(sparrow_model_t *model, uint32_t tile);
 bool sparrow_model_pcu_step(sparrow_model_t *model, uint32_t tile);
 bool sparrow_model_switch_step(sparrow_model_t *model);
 void sparrow_model_switch_setup(sparrow_model_t *model);
+
+// The PCU's SIMD and LOAD modes (model_simd.c): the walk's set-up from the PCU's registers, and
+// steps called by sparrow_model_pcu_step: SIMD issues instructions until one waits for a stream
+// (or the walk is over), LOAD takes at most one beat.
+void sparrow_model_simd_setup(sparrow_model_t *model, uint32_t tile);
+bool sparrow_model_simd_step(sparrow_model_t *model, uint32_t tile);
+bool sparrow_model_load_step(sparrow_model_t *model, uint32_t tile);
 
 // Whether a unit channel/port is done for this phase (nothing left to do, or not enabled).
 bool sparrow_model_agcu_done(const sparrow_model_t *model, uint32_t tile);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// PCU in GEMM mode (docs/fabric.md): per output block, optionally load the accumulators from c,
-// then k outer-product steps acc[r][c] = add(acc[r][c], mul(a[r], b[c])) (k = k_count, or the
-// block's k_table entry, which may be 0), then hand the block to the output buffer, which drains
-// row by row on pcu_out while the next block computes. Every
+// PCU in GEMM mode (docs/fabric.md; SIMD and LOAD modes are in model_simd.c): per output block,
+// optionally load the accumulators from c, then k outer-product steps acc[r][c] = add(acc[r][c],
+// mul(a[r], b[c])) (k = k_count, or the block's k_table entry, which may be 0), then hand the block
+// to the output buffer, which drains row by row on pcu_out while the next block computes. Every
 // value comes from sparrow_fp_mul then sparrow_fp_add in exactly that order, so it is bit-identical
 // to the RTL's multiplier/adder pair whatever order the model visits units in.
 #include <stdint.h>
@@ -106,6 +106,13 @@ bool sparrow_model_pcu_step(sparrow_model_t *model, uint32_t tile) {
   if (!run->enabled) {
     return false;
   }
+  // SIMD and LOAD modes live in model_simd.c.
+  if (run->mode == SPARROW_PCU_MODE_SIMD) {
+    return sparrow_model_simd_step(model, tile);
+  }
+  if (run->mode == SPARROW_PCU_MODE_LOAD) {
+    return sparrow_model_load_step(model, tile);
+  }
   bool moved = drain_step(model, tile);
   if (run->blocks_done >= run->blocks) {
     return moved;
@@ -125,5 +132,16 @@ bool sparrow_model_pcu_step(sparrow_model_t *model, uint32_t tile) {
 
 bool sparrow_model_pcu_done(const sparrow_model_t *model, uint32_t tile) {
   const sparrow_model_pcu_run_t *run = &model->phase.pcu[tile];
-  return !run->enabled || (run->blocks_done >= run->blocks && run->out_pending == 0);
+  if (!run->enabled) {
+    return true;
+  }
+  switch (run->mode) {
+    case SPARROW_PCU_MODE_SIMD:
+      // PUSH hands its beat straight to pcu_out: the switch check covers what is left there.
+      return run->simd.stage == SPARROW_MODEL_SIMD_DONE;
+    case SPARROW_PCU_MODE_LOAD:
+      return run->load_beats >= run->blocks;
+    default:
+      return run->blocks_done >= run->blocks && run->out_pending == 0;
+  }
 }

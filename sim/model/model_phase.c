@@ -72,6 +72,14 @@ static void setup_pcu(sparrow_model_t *model, uint32_t tile) {
   memcpy(run->k_table, &regs[SPARROW_PCU_K_TABLE], sizeof run->k_table);
   run->blocks = regs[SPARROW_PCU_BLOCKS];
   run->acc_init = (regs[SPARROW_PCU_ACC_INIT] & 1u) != 0;
+  // Mode values above load are reserved and behave as GEMM (docs/fabric.md, corner cases).
+  uint32_t mode = regs[SPARROW_PCU_MODE];
+  run->mode =
+      mode == SPARROW_PCU_MODE_SIMD || mode == SPARROW_PCU_MODE_LOAD ? mode : SPARROW_PCU_MODE_GEMM;
+  run->load_base = regs[SPARROW_PCU_SIMD_LOAD_BASE];
+  if (run->enabled && run->mode == SPARROW_PCU_MODE_SIMD) {
+    sparrow_model_simd_setup(model, tile);
+  }
 }
 
 static bool streams_empty(const sparrow_model_t *model) {

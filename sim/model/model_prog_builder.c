@@ -160,6 +160,54 @@ void sparrow_model_prog_gemm_k_table(sparrow_model_prog_t *prog, uint32_t tile,
   sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
 }
 
+static uint32_t simd_field(uint32_t value, uint32_t lsb, uint32_t width) {
+  return (value & ((1u << width) - 1u)) << lsb;
+}
+
+sparrow_model_simd_insn_t sparrow_model_simd_insn(uint32_t op, uint32_t dst, uint32_t src_a,
+                                                  uint32_t src_b, uint32_t pred, uint32_t port,
+                                                  uint32_t imm) {
+  sparrow_model_simd_insn_t insn = {
+      .word = simd_field(op, SPARROW_SIMD_FIELD_OP_LSB, SPARROW_SIMD_FIELD_OP_WIDTH) |
+              simd_field(dst, SPARROW_SIMD_FIELD_DST_LSB, SPARROW_SIMD_FIELD_DST_WIDTH) |
+              simd_field(src_a, SPARROW_SIMD_FIELD_SRC_A_LSB, SPARROW_SIMD_FIELD_SRC_A_WIDTH) |
+              simd_field(src_b, SPARROW_SIMD_FIELD_SRC_B_LSB, SPARROW_SIMD_FIELD_SRC_B_WIDTH) |
+              simd_field(pred, SPARROW_SIMD_FIELD_PRED_LSB, SPARROW_SIMD_FIELD_PRED_WIDTH) |
+              simd_field(port, SPARROW_SIMD_FIELD_PORT_LSB, SPARROW_SIMD_FIELD_PORT_WIDTH),
+      .imm = imm,
+  };
+  return insn;
+}
+
+uint32_t sparrow_model_simd_seg(uint32_t first, uint32_t count) {
+  return (count & 0xFFFFu) << 16 | (first & 0xFFFFu);
+}
+
+void sparrow_model_prog_simd(sparrow_model_prog_t *prog, uint32_t tile,
+                             const sparrow_model_simd_cfg_t *cfg) {
+  uint32_t unit = SPARROW_UNIT_PCU + tile;
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_SIMD);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_SIMD_ROWS, cfg->rows);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_SIMD_BEATS, cfg->beats);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_SIMD_PASSES, cfg->passes);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_SIMD_ROW_BASE, cfg->row_base);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_SIMD_COL_BASE, cfg->col_base);
+  for (uint32_t seg = 0; seg < SPARROW_SIMD_SEGMENTS; ++seg) {
+    sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_SIMD_SEG + seg,
+                           sparrow_model_simd_seg(cfg->seg_first[seg], cfg->seg_count[seg]));
+  }
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
+}
+
+void sparrow_model_prog_simd_load(sparrow_model_prog_t *prog, uint32_t tile, uint32_t load_base,
+                                  uint32_t beats) {
+  uint32_t unit = SPARROW_UNIT_PCU + tile;
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_LOAD);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_SIMD_LOAD_BASE, load_base);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, beats);
+  sparrow_model_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
+}
+
 void sparrow_model_prog_load(sparrow_model_t *model, const sparrow_model_prog_t *prog) {
   sparrow_model_csr_write(model, SPARROW_CSR_PROG_ADDR, 0);
   for (uint32_t i = 0; i < prog->count; ++i) {

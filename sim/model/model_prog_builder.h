@@ -59,6 +59,7 @@ uint32_t sparrow_model_gather_word(uint32_t offset, bool skip, bool release);
 void sparrow_model_prog_sync(sparrow_model_prog_t *prog, uint32_t tile, uint32_t buffer,
                              uint32_t enable, uint32_t slots, uint32_t wr_lines, uint32_t rd_lines);
 // Configure and enable a PCU in GEMM mode, every block taking k_count beat pairs (k_table off).
+// Both GEMM helpers write mode = gemm: the mode register persists across phases and launches.
 void sparrow_model_prog_gemm(sparrow_model_prog_t *prog, uint32_t tile, uint32_t k_count,
                              uint32_t blocks, uint32_t acc_init);
 // The same with per-block k: block b takes k_table[b mod table_len] beat pairs (entries may be 0).
@@ -67,6 +68,47 @@ void sparrow_model_prog_gemm(sparrow_model_prog_t *prog, uint32_t tile, uint32_t
 void sparrow_model_prog_gemm_k_table(sparrow_model_prog_t *prog, uint32_t tile,
                                      const uint32_t *k_table, uint32_t table_len, uint32_t blocks,
                                      uint32_t acc_init);
+
+// PCU SIMD mode (docs/fabric.md, "PCU SIMD mode").
+//
+// POP's port field (the TOML has no table for it): 0 = input a, 1 = b, 2 = c.
+#define SPARROW_MODEL_SIMD_PORT_A 0u
+#define SPARROW_MODEL_SIMD_PORT_B 1u
+#define SPARROW_MODEL_SIMD_PORT_C 2u
+
+// One SIMD instruction as it sits in program memory: word 2i and its immediate, word 2i + 1.
+typedef struct {
+  uint32_t word;
+  uint32_t imm;
+} sparrow_model_simd_insn_t;
+
+// Encodes an instruction (SPARROW_SIMD_OP_*, register or SPARROW_SIMD_SRC_* codes,
+// SPARROW_SIMD_PRED_*, a POP port); each field is cut to its width in SPARROW_SIMD_FIELD_*.
+sparrow_model_simd_insn_t sparrow_model_simd_insn(uint32_t op, uint32_t dst, uint32_t src_a,
+                                                  uint32_t src_b, uint32_t pred, uint32_t port,
+                                                  uint32_t imm);
+
+// The walk of a SIMD phase: simd_rows, simd_beats, simd_passes, the ROW and COL bases and the eight
+// segments as (first instruction, instruction count) pairs; count 0 = empty segment.
+typedef struct {
+  uint32_t rows;
+  uint32_t beats;
+  uint32_t passes;
+  uint32_t row_base;
+  uint32_t col_base;
+  uint32_t seg_first[SPARROW_SIMD_SEGMENTS];
+  uint32_t seg_count[SPARROW_SIMD_SEGMENTS];
+} sparrow_model_simd_cfg_t;
+
+// A simd_seg register value: first instruction in bits 15:0, instruction count in bits 31:16.
+uint32_t sparrow_model_simd_seg(uint32_t first, uint32_t count);
+// Configures and enables a PCU in SIMD mode with the given walk (mode = simd).
+void sparrow_model_prog_simd(sparrow_model_prog_t *prog, uint32_t tile,
+                             const sparrow_model_simd_cfg_t *cfg);
+// Configures and enables a PCU in LOAD mode (mode = load): beats beats from input a go to program
+// memory words (load_base + i*lanes + l) mod SPARROW_PCU_IMEM_WORDS.
+void sparrow_model_prog_simd_load(sparrow_model_prog_t *prog, uint32_t tile, uint32_t load_base,
+                                  uint32_t beats);
 
 // Writes the program into the model's program memory from entry 0 (PROG_ADDR, LO, HI per entry).
 void sparrow_model_prog_load(sparrow_model_t *model, const sparrow_model_prog_t *prog);

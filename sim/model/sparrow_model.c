@@ -23,6 +23,9 @@ static bool config_supported(const sparrow_hw_config_t *config) {
   if (config->lanes == 0 || config->lanes > SPARROW_MODEL_MAX_LANES) {
     return false;
   }
+  if ((config->lanes & (config->lanes - 1u)) != 0) {
+    return false;  // the SIMD reduction trees (RSUM, RMAX) are defined for powers of two only
+  }
   if (SPARROW_PMU_IDX_WORDS < config->lanes || SPARROW_PMU_IDX_WORDS % config->lanes != 0) {
     return false;  // the index memory is written in whole lines of lanes words
   }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The test fixture shared by the golden model's Check suites (test_model.c, test_model_gemm.c): one
+// The test fixture shared by the golden model's Check suites (test_model*.c): one
 // model of a configuration over 1 MiB of DRAM, a program under construction, and CSR and DRAM word
 // access. Everything goes through the model's CSR API, as the firmware drives the fabric.
 

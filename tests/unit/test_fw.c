@@ -425,6 +425,10 @@ START_TEST(test_prog_load_refusals) {
   r = bad_program(0, p, 4);
   expect_reason(r, "entry 2 (request entry 2, 0x0000000000000000): unknown opcode 0");
 
+  // The PCU's register count grows with its modes: the expected refusal takes it from the table.
+  char pcu_refusal[96];
+  snprintf(pcu_refusal, sizeof pcu_refusal, "register %u is out of range for pcu 1 (%u registers)",
+           (unsigned)SPARROW_PCU_REG_COUNT, (unsigned)SPARROW_PCU_REG_COUNT);
   const struct {
     uint64_t entry;
     const char *why;
@@ -439,7 +443,7 @@ START_TEST(test_prog_load_refusals) {
       {cfg(SPARROW_UNIT_SWITCH, 16, 0), "register 16 is out of range for switch (16 registers)"},
       {cfg(SPARROW_UNIT_AGCU + 1, 48, 0), "register 48 is out of range for agcu 1 (48 registers)"},
       {cfg(SPARROW_UNIT_PMU + 0, 72, 0), "register 72 is out of range for pmu 0 (72 registers)"},
-      {cfg(SPARROW_UNIT_PCU + 1, 38, 0), "register 38 is out of range for pcu 1 (38 registers)"},
+      {cfg(SPARROW_UNIT_PCU + 1, SPARROW_PCU_REG_COUNT, 0), pcu_refusal},
       {cfg(SPARROW_UNIT_PCU + 1, 0xFFFF, 0), "register 65535 is out of range"},
   };
   for (size_t i = 0; i < sizeof kCases / sizeof kCases[0]; i++) {

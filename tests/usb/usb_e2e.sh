@@ -39,7 +39,25 @@ gemm_vs_socket() {
     sed 's/^/     /' "$work/usb.json" "$work/usb.err" "$work/sock.json" "$work/sock.err"
   fi
 }
+# A block-sparse operator (gather in the PMUs) over usb against the socket transport.
+sparse_vs_socket() {
+  local config="$1" op="$2" m="$3" n="$4" k="$5" density="$6"
+  local name="$op ${m}x${n}x${k} density $density (RTL, $config): usb vs socketpair"
+  local args=(kernel "$op" --m "$m" --n "$n" --k "$k" --density "$density" --json)
+  if $F --config "$config" -- $S "${args[@]}" --device usb >"$work/usb.json" 2>"$work/usb.err" &&
+     $S "${args[@]}" --device "sim:rtl,config=$config" >"$work/sock.json" 2>"$work/sock.err" &&
+     [[ $(wc -l <"$work/usb.json") -eq 1 ]] &&
+     [[ $(jget "$work/usb.json" exact) == True && $(jget "$work/usb.json" device) == usb ]] &&
+     [[ $(jget "$work/usb.json" checksum) == $(jget "$work/sock.json" checksum) ]] &&
+     [[ $(jget "$work/usb.json" cycles) == $(jget "$work/sock.json" cycles) ]]; then
+    pass "$name: exact, checksum $(jget "$work/usb.json" checksum), $(jget "$work/usb.json" cycles) cycles on both"
+  else
+    fail "$name"
+    sed 's/^/     /' "$work/usb.json" "$work/usb.err" "$work/sock.json" "$work/sock.err"
+  fi
+}
 gemm_vs_socket M 64 64 64
+sparse_vs_socket S spmm 20 64 48 1/2
 gemm_vs_socket S 64 64 64
 gemm_vs_socket S 20 36 50
 gemm_vs_socket S 9 13 1100
