@@ -177,7 +177,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')
 
 # Each fragment may use the libraries of those before it: keep this order.
-include mk/model.mk mk/special.mk mk/firmware.mk mk/rtl.mk mk/driver.mk mk/host.mk mk/sim.mk mk/usb.mk mk/sparse.mk mk/train.mk mk/simd.mk
+include mk/model.mk mk/special.mk mk/log.mk mk/firmware.mk mk/rtl.mk mk/driver.mk mk/host.mk mk/sim.mk mk/usb.mk mk/sparse.mk mk/train.mk mk/simd.mk
 
 # Defined last, so that every fragment's ALL_BINS and UNIT_TESTS are in.
 .PHONY: build-all

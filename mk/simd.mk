@@ -36,3 +36,50 @@ $(TBIN)/test_simd_ops: $(OBJ)/tests/unit/test_simd_ops.o $(SIMD_OPS_OBJS) $(HOST
 simd: $(BIN)/sparrow $(SIMD_TESTS)
 simd-test: simd
 	@for t in $(SIMD_TESTS); do $$t || exit 1; done
+
+# Attention and softmax (host/ops/op_attention.c, op_softmax.c, sparrow_nn.h; references
+# host/ref/attention_ref.c; CLI host/cli/cmd_kernel_attn.c; docs/ops.md "Attention and softmax"),
+# and their Check suite: strip programs on the golden model in-process, the operators through the
+# driver and sparrow-sim's golden model, gradient checks.
+ATTN_OPS_OBJS := $(addprefix $(OBJ)/host/ops/,op_softmax.o op_attention.o) \
+                 $(OBJ)/host/ref/attention_ref.o
+$(BIN)/sparrow: $(OBJ)/host/cli/cmd_kernel_attn.o $(ATTN_OPS_OBJS)
+UNIT_TESTS += $(TBIN)/test_attention
+$(OBJ)/tests/unit/test_attention.o: CFLAGS += $(HOST_INC) -Isim/model
+$(TBIN)/test_attention: $(OBJ)/tests/unit/test_attention.o $(ATTN_OPS_OBJS) $(SIMD_OPS_OBJS) \
+                        $(HOST_RUN_OBJS) $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(FP_MODEL_OBJS) \
+                        $(MODEL_LIB) $(DRIVER_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)
+
+# Layernorm and the token + position embedding (host/ops/op_layernorm.c, op_embedding.c, on the
+# executor host/ops/nn_exec.c; references host/ref/layernorm_ref.c, embedding_ref.c; CLI
+# host/cli/cmd_kernel_ln_embed.c) and their suite, which runs the programs on the golden model
+# in-process (tests/list.d/ln_embed.sh registers it and the CLI runs).
+LN_EMBED_OPS_OBJS := $(addprefix $(OBJ)/host/ops/,nn_exec.o op_layernorm.o op_embedding.o) \
+                     $(OBJ)/host/ref/layernorm_ref.o $(OBJ)/host/ref/embedding_ref.o
+$(BIN)/sparrow: $(OBJ)/host/cli/cmd_kernel_ln_embed.o $(LN_EMBED_OPS_OBJS)
+UNIT_TESTS += $(TBIN)/test_ln_embed
+$(OBJ)/tests/unit/test_ln_embed.o: CFLAGS += $(HOST_INC) -Isim/model
+$(TBIN)/test_ln_embed: $(OBJ)/tests/unit/test_ln_embed.o $(LN_EMBED_OPS_OBJS) $(SIMD_OPS_OBJS) \
+                       $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(FP_MODEL_OBJS) $(MODEL_LIB) \
+                       $(DRIVER_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)
+
+# Softmax cross-entropy, AdamW and the global gradient norm (host/ops/op_loss.c, op_adamw.c, on the
+# executor host/ops/nn_exec.c; references host/ref/loss_ref.c, adamw_ref.c; CLI
+# host/cli/cmd_kernel_loss.c; docs/ops.md "Loss and optimizer"; the log they need is mk/log.mk's)
+# and their suite: the programs on the golden model in-process, a gradient check, and the
+# operators through the driver and a spawned sparrow-sim (tests/list.d/nn_loss.sh registers it
+# and the CLI runs).
+LOSS_OPS_OBJS := $(addprefix $(OBJ)/host/ops/,nn_exec.o op_loss.o op_adamw.o) \
+                 $(OBJ)/host/ref/loss_ref.o $(OBJ)/host/ref/adamw_ref.o
+$(BIN)/sparrow: $(OBJ)/host/cli/cmd_kernel_loss.o $(LOSS_OPS_OBJS)
+UNIT_TESTS += $(TBIN)/test_loss_adamw
+$(OBJ)/tests/unit/test_loss_adamw.o: CFLAGS += $(HOST_INC) -Isim/model
+$(TBIN)/test_loss_adamw: $(OBJ)/tests/unit/test_loss_adamw.o $(LOSS_OPS_OBJS) $(SIMD_OPS_OBJS) \
+                         $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(FP_MODEL_OBJS) $(MODEL_LIB) \
+                         $(DRIVER_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)

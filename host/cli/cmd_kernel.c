@@ -17,6 +17,9 @@
 
 #include "../../sim/model/sparrow_fp.h"
 #include "cli.h"
+#include "cmd_kernel_attn.h"
+#include "cmd_kernel_ln_embed.h"
+#include "cmd_kernel_loss.h"
 #include "cmd_kernel_simd.h"
 #include "json.h"
 #include "sparrow.h"
@@ -527,10 +530,22 @@ int sparrow_cli_kernel(int argc, char **argv) {
   if (strcmp(argv[0], "--list") == 0) {
     printf("gemm\nspmm\nspmm_t\nsddmm\n");
     sparrow_cli_kernel_simd_list(stdout);
+    sparrow_cli_kernel_attn_list(stdout);
+    sparrow_cli_kernel_ln_embed_list(stdout);
+    sparrow_cli_kernel_loss_list(stdout);
     return SPARROW_CLI_EXIT_OK;
   }
   if (sparrow_cli_kernel_simd_has(argv[0])) {
     return sparrow_cli_kernel_simd(argv[0], argc - 1, argv + 1);
+  }
+  if (sparrow_cli_kernel_attn_has(argv[0])) {
+    return sparrow_cli_kernel_attn(argv[0], argc - 1, argv + 1);
+  }
+  if (sparrow_cli_kernel_ln_embed_has(argv[0])) {
+    return sparrow_cli_kernel_ln_embed(argv[0], argc - 1, argv + 1);
+  }
+  if (sparrow_cli_kernel_loss_has(argv[0])) {
+    return sparrow_cli_kernel_loss(argv[0], argc - 1, argv + 1);
   }
   sparrow_cli_op_t op;
   if (strcmp(argv[0], "gemm") == 0) {

@@ -125,7 +125,8 @@ sparrow_ops_status_t sparrow_ops_simd_plan(const sparrow_ops_fabric_t *fabric,
       return st;
     }
   }
-  sparrow_ops_status_t st = check_stream(&job->out, "out", job->rows, fabric->lanes, msg, msg_len);
+  sparrow_ops_status_t st =
+      check_stream(&job->out, "out", job->out_once ? 1u : job->rows, fabric->lanes, msg, msg_len);
   if (st != SPARROW_OPS_OK) {
     return st;
   }
@@ -141,9 +142,17 @@ sparrow_ops_status_t sparrow_ops_simd_plan(const sparrow_ops_fabric_t *fabric,
     return SPARROW_OPS_E_ARG;
   }
 
+  if (job->out_once && (job->max_tiles != 1 || job->out.row_stride != 0)) {
+    set_msg(msg, msg_len, "simd: an output written once needs max_tiles 1 and row_stride 0");
+    return SPARROW_OPS_E_ARG;
+  }
+
   memset(plan, 0, sizeof(*plan));
   plan->fabric = *fabric;
   uint32_t tiles = fabric->tiles;
+  if (job->max_tiles != 0 && job->max_tiles < tiles) {
+    tiles = job->max_tiles;  // the tiles above get no row (row_count 0: idle)
+  }
   uint32_t base = job->rows / tiles, extra = job->rows % tiles;
   for (uint32_t t = 0; t < tiles; ++t) {
     plan->row_count[t] = base + (t < extra ? 1u : 0u);
@@ -260,7 +269,7 @@ static sparrow_ops_prog_status_t emit_launch(sparrow_ops_prog_t *prog, const bui
       TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &g));
     }
     if (out->tensors) {
-      sparrow_ops_agen_t g = stream_agen(out, c->out_addr, first, count);
+      sparrow_ops_agen_t g = stream_agen(out, c->out_addr, first, job->out_once ? 1u : count);
       TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &g));
     }
     sparrow_ops_simd_walk_t walk;
@@ -276,6 +285,13 @@ static sparrow_ops_prog_status_t emit_launch(sparrow_ops_prog_t *prog, const bui
     TRY(sparrow_ops_prog_pcu_simd(prog, t, &walk));
   }
   TRY(sparrow_ops_prog_run(prog));
+  // Un-route what the launch routed (docs/fabric.md: programs un-route destinations they no
+  // longer use; the shadow makes this cost one entry per route still enabled). A later program
+  // that does not write every route would otherwise inherit them: a GEMM's phase A streams AGCU
+  // read 1 into PMU write 1 only, and a leftover PCU b <- AGCU read 1 route would stall it.
+  for (uint32_t t = 0; t < p->fabric.tiles; ++t) {
+    TRY(routes(prog, t, none, none, none));
+  }
   return sparrow_ops_prog_end(prog);
 }
 
@@ -320,7 +336,7 @@ static uint64_t estimate_launch(const build_ctx_t *c, uint32_t mask, size_t entr
     uint32_t rows = p->row_count[t];
     simd[t].rd[0] = stream_beats(&job->in[0], rows);
     simd[t].rd[1] = stream_beats(&job->in[1], rows);
-    simd[t].wr = stream_beats(&job->out, rows);
+    simd[t].wr = stream_beats(&job->out, job->out_once && rows != 0 ? 1u : rows);
     simd[t].pcu = tile_groups(p, job, rows);
   }
   return (uint64_t)entries * MODEL_ENTRY_CYCLES +

@@ -18,8 +18,9 @@
 // simd_row_base = its first row (so ROW is the row's index in the whole job) and the job's
 // col_base. Every launch first loads the program into the PCUs it uses (LOAD mode, from a device
 // buffer holding the encoded program), then runs the SIMD phase, so it relies on nothing an
-// earlier launch left. One launch when the fabric program fits prog_entries, else one launch per
-// tile.
+// earlier launch left; at its end it un-routes what it routed, so that nothing a later program
+// does not write itself is left behind. One launch when the fabric program fits prog_entries,
+// else one launch per tile.
 
 #ifndef SPARROW_HOST_OPS_SIMD_RUN_H_
 #define SPARROW_HOST_OPS_SIMD_RUN_H_
@@ -54,6 +55,15 @@ typedef struct sparrow_ops_simd_job {
   uint32_t col_base;
   sparrow_ops_simd_stream_t in[SPARROW_OPS_SIMD_INPUTS];
   sparrow_ops_simd_stream_t out;
+  // Additions (zero keeps the behaviour above; every job is memset first):
+  // max_tiles: at most this many tiles run the rows (0: all). With 1, one PCU runs every row in
+  //   order and its registers carry from row to row, so a reduction over rows can keep one
+  //   accumulator in ascending row order (the global gradient norm, sparrow_nn.h).
+  // out_once: the out stream moves its `beats` beats once, after the last row (the epilogue
+  //   PUSHes them), instead of once per row; it needs a single busy tile (max_tiles 1), and
+  //   out.row_stride must be 0.
+  uint32_t max_tiles;
+  uint32_t out_once;
 } sparrow_ops_simd_job_t;
 
 typedef struct sparrow_ops_simd_plan {

@@ -462,3 +462,101 @@ void sparrow_simd_max(sparrow_simd_asm_t *as, uint32_t dst, uint32_t a, uint32_t
 void sparrow_simd_min(sparrow_simd_asm_t *as, uint32_t dst, uint32_t a, uint32_t b) {
   sparrow_simd_fmin(as, AL, dst, a, b, 0);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// log (the definition is sim/model/sparrow_fp_log.c; its constants under the same names, checked
+// against that file by tests/list.d/nn_loss.sh)
+
+#define F_NEG_ONE 0xBF800000u
+#define LOG_SQRT_HALF 0x3F3504F3u
+#define LOG_REDUCE_OFFSET 0x004AFB0Du
+#define LOG_SUBNORMAL_EXTRA 64u
+#define LOG_SHIFTER 0x4B400000u
+#define LOG_NEG_SHIFTER 0xCB400000u
+#define LOG_LN2_HI 0x3F317200u
+#define LOG_LN2_LO 0x35BFBE8Eu
+#define LOG_Q0 0x3EAAAAAAu
+#define LOG_Q1 0xBE800114u
+#define LOG_Q2 0x3E4CD01Cu
+#define LOG_Q3 0xBE2A38F8u
+#define LOG_Q4 0x3E116AABu
+#define LOG_Q5 0xBE06C1C6u
+#define LOG_Q6 0x3E02BF5Au
+#define LOG_Q7 0xBD9C8EDEu
+static const uint32_t kLogQ[] = {LOG_Q0, LOG_Q1, LOG_Q2, LOG_Q3, LOG_Q4, LOG_Q5, LOG_Q6, LOG_Q7};
+#define LOG_Q_LAST (sizeof(kLogQ) / sizeof(kLogQ[0]) - 1u)
+#define LOG_NEG_FIRST 0x80000001u  // the smallest negative pattern after -0
+#define LOG_NEG_END 0xFF800001u    // one past -inf
+
+// The main path (0 < x < inf) is a literal transcription of the definition under p1; the special
+// inputs follow it and overwrite their lanes: NaN (x + 0 runs first in every lane, exact and
+// flag-free for any other x), +-0 (the pole), x < 0 (inf - inf, as the definition), +inf.
+void sparrow_simd_log(sparrow_simd_asm_t *as, uint32_t dst, uint32_t x) {
+  uint32_t res = result_reg(as, dst, x);
+  uint32_t a = sparrow_simd_reg_alloc(as);
+  uint32_t k = sparrow_simd_reg_alloc(as);
+  uint32_t f = sparrow_simd_reg_alloc(as);
+  uint32_t u = sparrow_simd_reg_alloc(as);
+  uint32_t hh = sparrow_simd_reg_alloc(as);
+  uint32_t hl = sparrow_simd_reg_alloc(as);
+  sparrow_simd_fadd(as, AL, res, x, IMM, F_ZERO);         // NaN: the canonical NaN
+  in_range(as, 1, x, 1u, INF_BITS, a);                    // p1: main, 0 < x < inf
+  sparrow_simd_cltu(as, AL, 0, x, IMM, MIN_NORMAL_BITS);  // p0: subnormal (in the main lanes)
+  // a = x * (subnormal ? 2^64 : 1), exact; then the reduction on its bits.
+  sparrow_simd_mov(as, AL, a, IMM, F_ONE);
+  sparrow_simd_mov(as, P0, a, IMM, F_2P64);
+  sparrow_simd_fmul(as, P1, a, x, a, 0);
+  sparrow_simd_iadd(as, AL, a, a, IMM, LOG_REDUCE_OFFSET);
+  sparrow_simd_shr(as, AL, k, a, IMM, EXPONENT_SHIFT);
+  sparrow_simd_isub(as, AL, k, k, IMM, EXPONENT_BIAS);
+  sparrow_simd_isub(as, P0, k, k, IMM, LOG_SUBNORMAL_EXTRA);
+  sparrow_simd_and(as, AL, a, a, IMM, FRACTION_MASK);
+  sparrow_simd_iadd(as, AL, a, a, IMM, LOG_SQRT_HALF);  // m
+  sparrow_simd_fadd(as, P1, f, a, IMM, F_NEG_ONE);      // f = m - 1, exact
+  // f^2/2 = f_h^2/2 + f_h f_l + f_l^2/2.
+  sparrow_simd_and(as, AL, a, f, IMM, HIGH12_MASK);  // f_h
+  sparrow_simd_fsub(as, P1, u, f, a, 0);             // f_l, exact
+  sparrow_simd_fmul(as, P1, hh, a, IMM, F_HALF);
+  sparrow_simd_fmul(as, P1, hh, hh, a, 0);  // f_h^2/2
+  sparrow_simd_fmul(as, P1, hl, a, u, 0);   // f_h f_l
+  sparrow_simd_fmul(as, P1, a, u, IMM, F_HALF);
+  sparrow_simd_fmul(as, P1, a, a, u, 0);    // f_l^2/2
+  sparrow_simd_fadd(as, P1, hl, hl, a, 0);  // hl + ll
+  sparrow_simd_fmul(as, P1, a, f, f, 0);
+  sparrow_simd_fmul(as, P1, a, a, f, 0);  // f^3
+  // Q by Horner from Q7: q = Q7 f; q = (q + Q_i) f down to Q1; q + Q0.
+  sparrow_simd_fmul(as, P1, u, IMM, f, kLogQ[LOG_Q_LAST]);
+  for (int i = (int)LOG_Q_LAST - 1; i >= 1; --i) {
+    sparrow_simd_fadd(as, P1, u, u, IMM, kLogQ[i]);
+    sparrow_simd_fmul(as, P1, u, u, f, 0);
+  }
+  sparrow_simd_fadd(as, P1, u, u, IMM, kLogQ[0]);
+  sparrow_simd_fmul(as, P1, a, a, u, 0);   // t = f^3 Q(f)
+  sparrow_simd_fsub(as, P1, a, a, hl, 0);  // t - (hl + ll)
+  sparrow_simd_fsub(as, P1, a, a, hh, 0);  // - hh
+  sparrow_simd_iadd(as, AL, k, k, IMM, LOG_SHIFTER);
+  sparrow_simd_fadd(as, P1, k, k, IMM, LOG_NEG_SHIFTER);  // k as a float, exact
+  sparrow_simd_fmul(as, P1, u, k, IMM, LOG_LN2_LO);
+  sparrow_simd_fadd(as, P1, a, a, u, 0);  // + k LN2_LO
+  sparrow_simd_fadd(as, P1, a, f, a, 0);  // f + ...
+  sparrow_simd_fmul(as, P1, u, k, IMM, LOG_LN2_HI);
+  sparrow_simd_fadd(as, P1, res, a, u, 0);  // + k LN2_HI
+  // +-0: the pole, -inf with OF|NX from FLT_MAX * FLT_MAX.
+  sparrow_simd_and(as, AL, a, x, IMM, ABS_MASK);
+  sparrow_simd_ceq(as, AL, 1, a, IMM, F_ZERO);
+  sparrow_simd_fmul(as, P1, res, IMM, IMM, F_MAX);
+  sparrow_simd_or(as, P1, res, res, IMM, SIGN_BIT);
+  // x < 0 (not -0, not NaN; -inf included): inf - inf, the canonical NaN with NV.
+  in_range(as, 1, x, LOG_NEG_FIRST, LOG_NEG_END, a);
+  sparrow_simd_fsub(as, P1, res, IMM, IMM, INF_BITS);
+  // +inf: +inf, no flags.
+  sparrow_simd_ceq(as, AL, 1, x, IMM, INF_BITS);
+  sparrow_simd_mov(as, P1, res, IMM, INF_BITS);
+  sparrow_simd_reg_free(as, hl);
+  sparrow_simd_reg_free(as, hh);
+  sparrow_simd_reg_free(as, u);
+  sparrow_simd_reg_free(as, f);
+  sparrow_simd_reg_free(as, k);
+  sparrow_simd_reg_free(as, a);
+  result_done(as, dst, res);
+}

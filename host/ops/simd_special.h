@@ -39,6 +39,9 @@ void sparrow_simd_div(sparrow_simd_asm_t *as, uint32_t dst, uint32_t a, uint32_t
 // dst = sparrow_fp_max / sparrow_fp_min(a, b): one instruction each.
 void sparrow_simd_max(sparrow_simd_asm_t *as, uint32_t dst, uint32_t a, uint32_t b);
 void sparrow_simd_min(sparrow_simd_asm_t *as, uint32_t dst, uint32_t a, uint32_t b);
+// dst = sparrow_fp_log(src) (sim/model/sparrow_fp_log.h): values and flags bit for bit. A lane
+// whose input must not count should hold 1.0 (log 1 = +0, no flag) or +inf.
+void sparrow_simd_log(sparrow_simd_asm_t *as, uint32_t dst, uint32_t src);
 
 #ifdef __cplusplus
 }
