@@ -7,10 +7,11 @@
 # --trace-fst: link that object and -lz besides $(VERILATOR_RUNTIME)).
 
 # Order matters: packages first, helpers before the units that use them, the top last.
-FABRIC_SV := $(addprefix rtl/fabric/,sparrow_fabric_pkg.sv \
+FABRIC_SV := $(addprefix rtl/fabric/,sparrow_fabric_pkg.sv sparrow_simd_pkg.sv \
                sparrow_fifo.sv sparrow_addr_gen.sv sparrow_agen_channel.sv \
                sparrow_switch.sv \
-               sparrow_agcu.sv sparrow_pmu_gather.sv sparrow_pmu.sv sparrow_pcu.sv \
+               sparrow_agcu.sv sparrow_pmu_gather.sv sparrow_pmu.sv \
+               sparrow_pcu_simd.sv sparrow_pcu.sv \
                sparrow_perf_counters.sv \
                sparrow_fabric_ctrl.sv sparrow_fabric.sv)
 LINT_TOPS_PER_CONFIG += sparrow_fabric

@@ -24,9 +24,8 @@ PACKAGES=(
   libusb-1.0-0-dev        # the driver's usb transport
   umockdev                # sparrow-usb-fake: a simulated Sparrow attached as a USB device
   libumockdev-dev         #   (its library, for the ioctl handler that forwards URBs)
-  gnuplot-nox             # the plots of `sparrow bench` (PNG, without X)
+  gnuplot-nox             # PNG plots without X: `sparrow bench`, the trainer's loss curves
   bible-kjv               # the trainer's default corpus: the King James Bible (`bible`)
-  gnuplot-nox             # the trainer's loss curves (loss.png)
 )
 
 missing=()

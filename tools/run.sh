@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# `make run`, the main job until the trainer exists: a dense GEMM through the whole stack (sparrow CLI
-# -> libsparrow -> wire protocol -> firmware -> Verilated RTL fabric, configuration M), checked
-# bit-exactly against the golden arithmetic, then fresh random vectors through the RTL binary32 units.
+# `make run`, the main job: trains the sparse (87.5 %) micro GPT on the simulated RTL chip
+# (configuration M), every operator of every step on the fabric, kernel by kernel, and cross-checks
+# loss and every gradient tensor against the independent CPU reference (docs/training.md).
+# The RTL simulates about 1e7 MAC/s, so a step takes one to three minutes on two cores: STEPS
+# (default 4) keeps the job near ten minutes. The golden model computes the same bits much faster:
+#   build/bin/sparrow train --preset micro --sparsity 0.875 --steps 300 --device sim:model
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== GEMM 256x256x256 on the simulated RTL chip (configuration M)"
-build/bin/sparrow kernel gemm --m 256 --n 256 --k 256 --device sim
-
-seed="${SEED:-$(date +%s)}"
-echo "== RTL binary32 add and mul against the host's IEEE arithmetic (seed $seed)"
-for op in add mul; do
-  build/bin/sparrow-fpgen "$op" --count 200000 --seed "$seed" | build/bin/sparrow-fpvec "$op"
-done
+steps="${STEPS:-4}"
+out="${OUT:-build/run/micro-sparse-rtl}"
+echo "== training the sparse micro GPT on the simulated RTL chip: $steps steps, checked every 2"
+echo "   (outputs in $out: metrics.csv, loss.png, summary.json, checkpoint.bin)"
+build/bin/sparrow train --preset micro --sparsity 0.875 --steps "$steps" --device sim \
+  --check 2 --eval-every "$steps" --val-batches 2 --out "$out"
+echo "== summary: $out/summary.json"
+cat "$out/summary.json"
+echo

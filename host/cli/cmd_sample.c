@@ -107,9 +107,10 @@ static uint32_t draw(const float *probs, uint32_t V, double temperature, uint64_
 
 static int run_sample(const sample_args_t *a) {
   char msg[512] = "";
-  if (sparrow_train_backend_check_device(a->device, msg, sizeof(msg)) != SPARROW_TRAIN_OK) {
+  sparrow_train_status_t dst = sparrow_train_backend_check_device(a->device, msg, sizeof(msg));
+  if (dst != SPARROW_TRAIN_OK) {
     sparrow_cli_error("%s", msg);
-    return SPARROW_CLI_EXIT_FAIL;
+    return dst == SPARROW_TRAIN_E_ARG ? SPARROW_CLI_EXIT_USAGE : SPARROW_CLI_EXIT_FAIL;
   }
   sparrow_train_ckpt_t ck;
   if (sparrow_train_ckpt_read(a->ckpt, &ck, msg, sizeof(msg)) != SPARROW_TRAIN_OK) {

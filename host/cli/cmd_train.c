@@ -43,6 +43,7 @@ typedef struct train_args {
   uint64_t steps, check, seed, eval_every, ckpt_every, val_batches, dense_steps;
   bool steps_set, seed_set, eval_set, ckpt_set, val_set, dense_set, lr_set, sparsity_set, mask_set;
   double lr;
+  double check_tol;  // the gradients' tolerance of --check (0: the documented one)
   uint32_t density_den;
   sparrow_train_mask_kind_t mask_kind;
   uint64_t dims[DIMS];
@@ -203,6 +204,10 @@ static int parse_train(int argc, char **argv, train_args_t *a) {
         return SPARROW_CLI_EXIT_USAGE;
       }
       a->lr_set = true;
+    } else if (sparrow_cli_opt(argc, argv, &i, "--check-tol", &value)) {
+      if (!parse_f64("--check-tol", value, 1e-12, 1.0, &a->check_tol)) {
+        return SPARROW_CLI_EXIT_USAGE;
+      }
     } else if (sparrow_cli_opt(argc, argv, &i, "--sparsity", &value)) {
       if (!parse_sparsity(value, &a->density_den)) {
         return SPARROW_CLI_EXIT_USAGE;
@@ -503,6 +508,23 @@ static void write_float_array(sparrow_json_t *json, const char *name, const floa
   fputc(']', json->out);
 }
 
+// {"embedding":N,...}: one counter per kind of operator (backend.h).
+static void write_kind_object(sparrow_json_t *json, const char *name, const uint64_t *v) {
+  if (json->fields++ > 0) {
+    fputc(',', json->out);
+  }
+  sparrow_json_write_string(json->out, name);
+  fputs(":{", json->out);
+  for (int k = 0; k < SPARROW_TRAIN_OP_KINDS; k++) {
+    if (k > 0) {
+      fputc(',', json->out);
+    }
+    sparrow_json_write_string(json->out, sparrow_train_op_kind_name((sparrow_train_op_kind_t)k));
+    fprintf(json->out, ":%llu", (unsigned long long)v[k]);
+  }
+  fputc('}', json->out);
+}
+
 static void write_summary(FILE *out, const run_out_t *r) {
   const sparrow_train_run_t *run = r->run;
   sparrow_json_t json;
@@ -537,6 +559,8 @@ static void write_summary(FILE *out, const run_out_t *r) {
   sparrow_json_u64(&json, "checks_failed", r->checks_failed);
   sparrow_json_u64(&json, "cycles", r->counters.cycles);
   sparrow_json_u64(&json, "dram_bytes", r->counters.dram_bytes);
+  write_kind_object(&json, "cycles_by_op", r->counters.kind_cycles);
+  write_kind_object(&json, "dram_bytes_by_op", r->counters.kind_dram_bytes);
   sparrow_json_f64(&json, "wall_s", r->wall_s);
   sparrow_json_f64(&json, "tokens_per_s", r->wall_s > 0 ? (double)r->tokens / r->wall_s : 0.0);
   sparrow_json_str(&json, "out", r->dir);
@@ -546,7 +570,8 @@ static void write_summary(FILE *out, const run_out_t *r) {
 
 static void check_report(void *ctx, const char *what, double err, double tol) {
   (void)ctx;
-  sparrow_cli_log("check %-12s normwise relative error %.3e (tolerance %.1e)%s", what, err, tol,
+  sparrow_cli_log("check %-12s %s error %.3e (tolerance %.1e)%s", what,
+                  strcmp(what, "loss") == 0 ? "relative" : "normwise relative", err, tol,
                   err <= tol ? "" : "  FAILED");
 }
 
@@ -629,9 +654,10 @@ static int run_train(train_args_t *a) {
   char msg[768] = "";
   char build[PATH_LEN];
   sparrow_cli_train_build_dir(build, sizeof(build));
-  if (sparrow_train_backend_check_device(a->device, msg, sizeof(msg)) != SPARROW_TRAIN_OK) {
+  sparrow_train_status_t dst = sparrow_train_backend_check_device(a->device, msg, sizeof(msg));
+  if (dst != SPARROW_TRAIN_OK) {
     sparrow_cli_error("%s", msg);
-    return SPARROW_CLI_EXIT_FAIL;
+    return dst == SPARROW_TRAIN_E_ARG ? SPARROW_CLI_EXIT_USAGE : SPARROW_CLI_EXIT_FAIL;
   }
   train_state_t s;
   memset(&s, 0, sizeof(s));
@@ -809,7 +835,9 @@ static int run_train(train_args_t *a) {
                      .log_every = total <= 100 ? 1 : total / 100};
   float val_loss = NAN;
   uint64_t checks = 0, checks_failed = 0;
-  sparrow_train_check_tol_t tol = {.loss = 1e-5, .grad = 1e-3};
+  sparrow_train_check_tol_t tol = {
+      .loss = SPARROW_TRAIN_CHECK_TOL_LOSS,
+      .grad = a->check_tol > 0.0 ? a->check_tol : SPARROW_TRAIN_CHECK_TOL_GRAD};
   bool interrupted = false;
   rc = SPARROW_CLI_EXIT_OK;
   while (s.tr.step < total) {
@@ -854,7 +882,7 @@ static int run_train(train_args_t *a) {
       val_loss = val;
     }
     sparrow_train_counters_t cnt;
-    s.backend.ops->counters(s.backend.impl, &cnt);
+    sparrow_trainer_counters(&s.tr, &cnt);
     double wall = sparrow_cli_now() - prog.start;
     fprintf(s.metrics, "%llu,%.9g,", (unsigned long long)res.step, (double)res.loss);
     if (evaluate) {
@@ -901,10 +929,12 @@ static int run_train(train_args_t *a) {
                    .checks_failed = checks_failed,
                    .wall_s = wall_s,
                    .tokens = (s.tr.step + 1 - first) * tokens_per_step};
-  s.backend.ops->counters(s.backend.impl, &out.counters);
+  sparrow_trainer_counters(&s.tr, &out.counters);
   fclose(s.metrics);
   s.metrics = NULL;
-  if (rc == SPARROW_CLI_EXIT_OK) {
+  // A failed check stops the run (exit 1) but still reports it: summary.json and the JSON line
+  // carry checks_failed and the losses up to there.
+  if (rc == SPARROW_CLI_EXIT_OK || checks_failed > 0) {
     FILE *sf = fopen(summary_path, "w");
     if (sf == NULL) {
       sparrow_cli_error("cannot write '%s': %s", summary_path, strerror(errno));
@@ -916,15 +946,23 @@ static int run_train(train_args_t *a) {
     char title[256];
     snprintf(title, sizeof(title), "%s, sparsity %g, %s, steps %llu", preset,
              1.0 - 1.0 / run.density_den, a->device, (unsigned long long)total);
-    plot_losses(dir, title);
-    float first_loss = s.losses[0], last_loss = s.losses[s.tr.step - first];
-    sparrow_cli_log(
-        "done: steps %llu..%llu, train loss %.4f -> %.4f, validation loss %.4f, "
-        "%.1f s (%.0f tokens/s); outputs in %s (metrics.csv, loss.png, summary.json, "
-        "%s)",
-        (unsigned long long)first, (unsigned long long)s.tr.step, (double)first_loss,
-        (double)last_loss, (double)val_loss, wall_s, wall_s > 0 ? (double)out.tokens / wall_s : 0.0,
-        dir, CKPT_NAME);
+    if (s.tr.step >= first) {
+      plot_losses(dir, title);  // (a check may stop a run before its first step: nothing to plot)
+    }
+    float first_loss = s.losses[0],
+          last_loss = s.tr.step >= first ? s.losses[s.tr.step - first] : NAN;
+    if (checks_failed > 0) {
+      sparrow_cli_log("stopped by a failed check after step %llu; outputs in %s",
+                      (unsigned long long)s.tr.step, dir);
+    } else {
+      sparrow_cli_log(
+          "done: steps %llu..%llu, train loss %.4f -> %.4f, validation loss %.4f, "
+          "%.1f s (%.0f tokens/s); outputs in %s (metrics.csv, loss.png, summary.json, "
+          "%s)",
+          (unsigned long long)first, (unsigned long long)s.tr.step, (double)first_loss,
+          (double)last_loss, (double)val_loss, wall_s,
+          wall_s > 0 ? (double)out.tokens / wall_s : 0.0, dir, CKPT_NAME);
+    }
     if (a->json) {
       write_summary(stdout, &out);
     }

@@ -371,43 +371,6 @@ static sparrow_ops_prog_status_t emit_pair(sparrow_ops_prog_t *prog, const pair_
   return emit_phase_b(prog, ctx, round, k0, kcq, chunk > 0);
 }
 
-// Moves the finished program into the list.
-static sparrow_ops_status_t push_program(sparrow_ops_programs_t *out,
-                                         const sparrow_ops_prog_t *prog) {
-  uint64_t *copy = malloc(prog->count * sizeof(uint64_t));
-  uint64_t **entries = realloc(out->entries, (out->count + 1) * sizeof(uint64_t *));
-  if (entries != NULL) {
-    out->entries = entries;
-  }
-  size_t *lengths = realloc(out->lengths, (out->count + 1) * sizeof(size_t));
-  if (lengths != NULL) {
-    out->lengths = lengths;
-  }
-  if (copy == NULL || entries == NULL || lengths == NULL) {
-    free(copy);
-    return SPARROW_OPS_E_NOMEM;
-  }
-  memcpy(copy, prog->entries, prog->count * sizeof(uint64_t));
-  out->entries[out->count] = copy;
-  out->lengths[out->count] = prog->count;
-  out->count++;
-  return SPARROW_OPS_OK;
-}
-
-static sparrow_ops_status_t prog_error(sparrow_ops_prog_status_t st) {
-  switch (st) {
-    case SPARROW_OPS_PROG_OK:
-      return SPARROW_OPS_OK;
-    case SPARROW_OPS_PROG_E_NOMEM:
-      return SPARROW_OPS_E_NOMEM;
-    case SPARROW_OPS_PROG_E_FULL:
-      return SPARROW_OPS_E_UNSUPPORTED;
-    case SPARROW_OPS_PROG_E_ARG:
-      return SPARROW_OPS_E_ARG;
-  }
-  return SPARROW_OPS_E_ARG;
-}
-
 static sparrow_ops_status_t build_into(const sparrow_ops_gemm_plan_t *plan, const pair_ctx_t *ctx,
                                        sparrow_ops_prog_t *prog, sparrow_ops_prog_mark_t *mark,
                                        sparrow_ops_programs_t *out) {
@@ -420,9 +383,9 @@ static sparrow_ops_status_t build_into(const sparrow_ops_gemm_plan_t *plan, cons
         sparrow_ops_prog_rollback(prog, mark);
         st = sparrow_ops_prog_end(prog);
         if (st != SPARROW_OPS_PROG_OK) {
-          return prog_error(st);
+          return sparrow_ops_prog_status(st);
         }
-        sparrow_ops_status_t ost = push_program(out, prog);
+        sparrow_ops_status_t ost = sparrow_ops_programs_push(out, prog);
         if (ost != SPARROW_OPS_OK) {
           return ost;
         }
@@ -430,15 +393,15 @@ static sparrow_ops_status_t build_into(const sparrow_ops_gemm_plan_t *plan, cons
         st = emit_pair(prog, ctx, r, q);
       }
       if (st != SPARROW_OPS_PROG_OK) {
-        return prog_error(st);
+        return sparrow_ops_prog_status(st);
       }
     }
   }
   sparrow_ops_prog_status_t st = sparrow_ops_prog_end(prog);
   if (st != SPARROW_OPS_PROG_OK) {
-    return prog_error(st);
+    return sparrow_ops_prog_status(st);
   }
-  return push_program(out, prog);
+  return sparrow_ops_programs_push(out, prog);
 }
 
 sparrow_ops_status_t sparrow_ops_gemm_build(const sparrow_ops_gemm_plan_t *plan, uint64_t a_addr,
@@ -460,7 +423,7 @@ sparrow_ops_status_t sparrow_ops_gemm_build(const sparrow_ops_gemm_plan_t *plan,
     return SPARROW_OPS_E_NOMEM;
   }
   sparrow_ops_status_t status =
-      prog_error(sparrow_ops_prog_init(prog, plan->tiles, plan->prog_entries));
+      sparrow_ops_prog_status(sparrow_ops_prog_init(prog, plan->tiles, plan->prog_entries));
   if (status == SPARROW_OPS_OK) {
     pair_ctx_t ctx = {plan, a_addr, b_addr, c_addr};
     status = build_into(plan, &ctx, prog, mark, programs);

@@ -421,42 +421,6 @@ static sparrow_ops_prog_status_t bwd_compute(sparrow_ops_prog_t *prog, build_ctx
   return end_phase(prog, c);
 }
 
-static sparrow_ops_status_t prog_error(sparrow_ops_prog_status_t st) {
-  switch (st) {
-    case SPARROW_OPS_PROG_OK:
-      return SPARROW_OPS_OK;
-    case SPARROW_OPS_PROG_E_NOMEM:
-      return SPARROW_OPS_E_NOMEM;
-    case SPARROW_OPS_PROG_E_FULL:
-      return SPARROW_OPS_E_UNSUPPORTED;
-    case SPARROW_OPS_PROG_E_ARG:
-      return SPARROW_OPS_E_ARG;
-  }
-  return SPARROW_OPS_E_ARG;
-}
-
-static sparrow_ops_status_t push_program(sparrow_ops_programs_t *out,
-                                         const sparrow_ops_prog_t *prog) {
-  uint64_t *copy = malloc(prog->count * sizeof(uint64_t));
-  uint64_t **entries = realloc(out->entries, (out->count + 1) * sizeof(uint64_t *));
-  if (entries != NULL) {
-    out->entries = entries;
-  }
-  size_t *lengths = realloc(out->lengths, (out->count + 1) * sizeof(size_t));
-  if (lengths != NULL) {
-    out->lengths = lengths;
-  }
-  if (copy == NULL || entries == NULL || lengths == NULL) {
-    free(copy);
-    return SPARROW_OPS_E_NOMEM;
-  }
-  memcpy(copy, prog->entries, prog->count * sizeof(uint64_t));
-  out->entries[out->count] = copy;
-  out->lengths[out->count] = prog->count;
-  out->count++;
-  return SPARROW_OPS_OK;
-}
-
 // One step (round j, segment k): its fill phase(s) when `fresh` (the first step of a launch or of
 // a round) or the index only, then its compute phase.
 static sparrow_ops_prog_status_t emit_step(sparrow_ops_prog_t *prog, build_ctx_t *c, uint32_t j,
@@ -487,8 +451,8 @@ static sparrow_ops_status_t build(const sparrow_ops_exec_t *exec, uint32_t jn, c
   c->plan = p;
   c->job = &exec->job[jn];
   c->addr = addr;
-  sparrow_ops_status_t status =
-      prog_error(sparrow_ops_prog_init(prog, exec->fabric.tiles, exec->fabric.prog_entries));
+  sparrow_ops_status_t status = sparrow_ops_prog_status(
+      sparrow_ops_prog_init(prog, exec->fabric.tiles, exec->fabric.prog_entries));
   uint64_t est = 0;
   bool open = false;  // a launch is being written
   for (uint32_t j = 0; j < p->rounds && status == SPARROW_OPS_OK; ++j) {
@@ -498,7 +462,7 @@ static sparrow_ops_status_t build(const sparrow_ops_exec_t *exec, uint32_t jn, c
           sparrow_ops_prog_clear(prog);
           c->est = 0;
           memset(c->load, 0, sizeof(c->load));
-          status = prog_error(phase_load(prog, c));
+          status = sparrow_ops_prog_status(phase_load(prog, c));
           if (status != SPARROW_OPS_OK) {
             break;
           }
@@ -512,17 +476,18 @@ static sparrow_ops_status_t build(const sparrow_ops_exec_t *exec, uint32_t jn, c
           break;
         }
         if (pst != SPARROW_OPS_PROG_E_FULL || attempt == 1) {
-          status = prog_error(pst);  // a step alone does not fit an empty launch: refused
+          status =
+              sparrow_ops_prog_status(pst);  // a step alone does not fit an empty launch: refused
           break;
         }
         // Full: close this launch before the step and start the next one with it.
         sparrow_ops_prog_rollback(prog, mark);
         c->est = est_mark;
         memset(c->load, 0, sizeof(c->load));
-        status = prog_error(sparrow_ops_prog_end(prog));
+        status = sparrow_ops_prog_status(sparrow_ops_prog_end(prog));
         if (status == SPARROW_OPS_OK) {
           est += c->est + prog->count;
-          status = push_program(programs, prog);
+          status = sparrow_ops_programs_push(programs, prog);
         }
         open = false;
         if (status != SPARROW_OPS_OK) {
@@ -532,10 +497,10 @@ static sparrow_ops_status_t build(const sparrow_ops_exec_t *exec, uint32_t jn, c
     }
   }
   if (status == SPARROW_OPS_OK && open) {
-    status = prog_error(sparrow_ops_prog_end(prog));
+    status = sparrow_ops_prog_status(sparrow_ops_prog_end(prog));
     if (status == SPARROW_OPS_OK) {
       est += c->est + prog->count;
-      status = push_program(programs, prog);
+      status = sparrow_ops_programs_push(programs, prog);
     }
   }
   sparrow_ops_prog_free(prog);

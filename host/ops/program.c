@@ -330,3 +330,39 @@ void sparrow_ops_prog_rollback(sparrow_ops_prog_t *prog, const sparrow_ops_prog_
   memcpy(prog->known, mark->known, sizeof(prog->known));
   memcpy(prog->value, mark->value, sizeof(prog->value));
 }
+
+sparrow_ops_status_t sparrow_ops_prog_status(sparrow_ops_prog_status_t st) {
+  switch (st) {
+    case SPARROW_OPS_PROG_OK:
+      return SPARROW_OPS_OK;
+    case SPARROW_OPS_PROG_E_NOMEM:
+      return SPARROW_OPS_E_NOMEM;
+    case SPARROW_OPS_PROG_E_FULL:
+      return SPARROW_OPS_E_UNSUPPORTED;
+    case SPARROW_OPS_PROG_E_ARG:
+      return SPARROW_OPS_E_ARG;
+  }
+  return SPARROW_OPS_E_ARG;
+}
+
+sparrow_ops_status_t sparrow_ops_programs_push(sparrow_ops_programs_t *out,
+                                               const sparrow_ops_prog_t *prog) {
+  uint64_t *copy = malloc(prog->count * sizeof(uint64_t));
+  uint64_t **entries = realloc(out->entries, (out->count + 1) * sizeof(uint64_t *));
+  if (entries != NULL) {
+    out->entries = entries;
+  }
+  size_t *lengths = realloc(out->lengths, (out->count + 1) * sizeof(size_t));
+  if (lengths != NULL) {
+    out->lengths = lengths;
+  }
+  if (copy == NULL || entries == NULL || lengths == NULL) {
+    free(copy);
+    return SPARROW_OPS_E_NOMEM;
+  }
+  memcpy(copy, prog->entries, prog->count * sizeof(uint64_t));
+  out->entries[out->count] = copy;
+  out->lengths[out->count] = prog->count;
+  out->count++;
+  return SPARROW_OPS_OK;
+}

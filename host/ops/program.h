@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "sparrow_hw.h"
+#include "sparrow_ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -158,6 +159,16 @@ typedef struct sparrow_ops_prog_mark {
 } sparrow_ops_prog_mark_t;
 void sparrow_ops_prog_mark(const sparrow_ops_prog_t *prog, sparrow_ops_prog_mark_t *mark);
 void sparrow_ops_prog_rollback(sparrow_ops_prog_t *prog, const sparrow_ops_prog_mark_t *mark);
+
+// The ops status for a builder status (a full program means the shape needs more entries than the
+// device has: unsupported).
+sparrow_ops_status_t sparrow_ops_prog_status(sparrow_ops_prog_status_t st);
+
+// Appends a copy of the finished program to the launch list (out keeps it until
+// sparrow_ops_programs_free).
+sparrow_ops_status_t sparrow_ops_programs_push(sparrow_ops_programs_t *out,
+                                               const sparrow_ops_prog_t *prog)
+    __attribute__((warn_unused_result));
 
 #ifdef __cplusplus
 }

@@ -344,53 +344,16 @@ static uint64_t estimate_launch(const build_ctx_t *c, uint32_t mask, size_t entr
          estimate_phase(&p->fabric, simd, p->fabric.tiles);
 }
 
-// Moves the finished program into the list.
-static sparrow_ops_status_t push_program(sparrow_ops_programs_t *out,
-                                         const sparrow_ops_prog_t *prog) {
-  uint64_t *copy = malloc(prog->count * sizeof(uint64_t));
-  uint64_t **entries = realloc(out->entries, (out->count + 1) * sizeof(uint64_t *));
-  if (entries != NULL) {
-    out->entries = entries;
-  }
-  size_t *lengths = realloc(out->lengths, (out->count + 1) * sizeof(size_t));
-  if (lengths != NULL) {
-    out->lengths = lengths;
-  }
-  if (copy == NULL || entries == NULL || lengths == NULL) {
-    free(copy);
-    return SPARROW_OPS_E_NOMEM;
-  }
-  memcpy(copy, prog->entries, prog->count * sizeof(uint64_t));
-  out->entries[out->count] = copy;
-  out->lengths[out->count] = prog->count;
-  out->count++;
-  return SPARROW_OPS_OK;
-}
-
-static sparrow_ops_status_t prog_error(sparrow_ops_prog_status_t st) {
-  switch (st) {
-    case SPARROW_OPS_PROG_OK:
-      return SPARROW_OPS_OK;
-    case SPARROW_OPS_PROG_E_NOMEM:
-      return SPARROW_OPS_E_NOMEM;
-    case SPARROW_OPS_PROG_E_FULL:
-      return SPARROW_OPS_E_UNSUPPORTED;
-    case SPARROW_OPS_PROG_E_ARG:
-      return SPARROW_OPS_E_ARG;
-  }
-  return SPARROW_OPS_E_ARG;
-}
-
 // One launch over mask into the list (a new, self-contained program).
 static sparrow_ops_status_t add_launch(sparrow_ops_prog_t *prog, const build_ctx_t *c,
                                        uint32_t mask, sparrow_ops_programs_t *out, uint64_t *est) {
   sparrow_ops_prog_clear(prog);
   sparrow_ops_prog_status_t st = emit_launch(prog, c, mask);
   if (st != SPARROW_OPS_PROG_OK) {
-    return prog_error(st);
+    return sparrow_ops_prog_status(st);
   }
   *est += estimate_launch(c, mask, prog->count);
-  return push_program(out, prog);
+  return sparrow_ops_programs_push(out, prog);
 }
 
 sparrow_ops_status_t sparrow_ops_simd_build(const sparrow_ops_simd_plan_t *plan,
@@ -419,8 +382,8 @@ sparrow_ops_status_t sparrow_ops_simd_build(const sparrow_ops_simd_plan_t *plan,
   if (prog == NULL) {
     return SPARROW_OPS_E_NOMEM;
   }
-  sparrow_ops_status_t status =
-      prog_error(sparrow_ops_prog_init(prog, plan->fabric.tiles, plan->fabric.prog_entries));
+  sparrow_ops_status_t status = sparrow_ops_prog_status(
+      sparrow_ops_prog_init(prog, plan->fabric.tiles, plan->fabric.prog_entries));
   build_ctx_t ctx = {plan, job, code_addr, {in_addr[0], in_addr[1]}, out_addr};
   uint64_t est = 0;
   if (status == SPARROW_OPS_OK) {

@@ -4,12 +4,11 @@
 // backend through these calls only, so a device plugs in without touching the loop:
 //
 //   ref   the CPU reference (backend_ref.c): gpt.h + adamw.h in plain fp32, on the host.
-//   sim, sim:model, tcp:..., usb ...   the chip: every operator of the step on the fabric through
-//         the ops library and libsparrow. It needs the fabric operators of issue 5 (LayerNorm,
-//         attention, GELU, softmax-CE, AdamW ...) and the sparse linear layers of issue 4; until
-//         they exist, opening a device fails with SPARROW_TRAIN_E_UNSUPPORTED. A chip backend
-//         implements the same calls with the parameters, moments and activations in device DRAM,
-//         and reports the simulated cycles and DRAM bytes through counters().
+//   sim, sim:model, tcp:..., usb ...   the chip (backend_chip.c): every operator of the step runs
+//         on the fabric through the ops library (host/ops) and libsparrow, kernel by kernel; the
+//         host only moves data (packing, transposes, BSR from the masks) and supplies the scalar
+//         constants of the step (learning rate, bias corrections). counters() reports the
+//         simulated cycles and DRAM bytes the fabric counted for every operator.
 //
 // The state a backend holds: the parameters, the AdamW moments m and v (same layout,
 // sparrow_gpt_layout_t), the block masks, and the last forward's activations and gradients.
@@ -23,9 +22,30 @@
 #include "gpt.h"
 #include "sparrow_train.h"
 
+// The kinds of operator of a step, for the breakdown of the counters.
+typedef enum sparrow_train_op_kind {
+  SPARROW_TRAIN_OP_EMBEDDING = 0,  // token + position embedding, forward and backward
+  SPARROW_TRAIN_OP_LAYERNORM,      // the layernorms, forward and backward
+  SPARROW_TRAIN_OP_LINEAR,         // the linear layers' GEMMs (dense) or spmm/spmm_t/sddmm (sparse)
+  SPARROW_TRAIN_OP_BIAS,           // their bias adds and bias gradients
+  SPARROW_TRAIN_OP_ATTENTION,      // causal self-attention, forward and backward
+  SPARROW_TRAIN_OP_GELU,           // GELU, forward and backward
+  SPARROW_TRAIN_OP_RESIDUAL,       // residual adds and the gradient joins
+  SPARROW_TRAIN_OP_LMHEAD,         // the tied LM head's three GEMMs and the embedding gradient sum
+  SPARROW_TRAIN_OP_LOSS,           // softmax cross-entropy (and the softmax of sampling)
+  SPARROW_TRAIN_OP_OPTIMIZER,      // the gradient norm and AdamW
+  SPARROW_TRAIN_OP_KINDS
+} sparrow_train_op_kind_t;
+
+// "embedding", "layernorm", ... (the JSON keys of the breakdown).
+const char *sparrow_train_op_kind_name(sparrow_train_op_kind_t kind);
+
 typedef struct sparrow_train_counters {
   uint64_t cycles;      // simulated fabric cycles (0 on the reference)
   uint64_t dram_bytes;  // device DRAM bytes read + written (0 on the reference)
+  // The same, per kind of operator (they sum to the totals).
+  uint64_t kind_cycles[SPARROW_TRAIN_OP_KINDS];
+  uint64_t kind_dram_bytes[SPARROW_TRAIN_OP_KINDS];
 } sparrow_train_counters_t;
 
 typedef struct sparrow_train_backend_ops {
@@ -59,8 +79,8 @@ typedef struct sparrow_train_backend {
   void *impl;
 } sparrow_train_backend_t;
 
-// Opens the backend for device: "ref" is the CPU reference; any other URI fails with
-// SPARROW_TRAIN_E_UNSUPPORTED (the chip backend comes with the fabric operators of issue 5).
+// Opens the backend for device: "ref" is the CPU reference; any other string is a libsparrow device
+// URI (driver/include/sparrow.h) and opens the chip backend on it.
 sparrow_train_status_t sparrow_train_backend_open(const char *device,
                                                   const sparrow_gpt_config_t *config,
                                                   const sparrow_adamw_t *adamw,
@@ -68,8 +88,9 @@ sparrow_train_status_t sparrow_train_backend_open(const char *device,
                                                   size_t msg_len)
     __attribute__((warn_unused_result));
 
-// Whether device can train today, without opening anything: OK for "ref", E_UNSUPPORTED with the
-// reason otherwise (the CLI asks before spending time on the data).
+// Whether device can train, without opening anything: OK for "ref"; for a device, OK when the ops
+// library has every operator of a training step, else E_UNSUPPORTED naming the missing ones (the
+// CLI asks before spending time on the data).
 sparrow_train_status_t sparrow_train_backend_check_device(const char *device, char *msg,
                                                           size_t msg_len)
     __attribute__((warn_unused_result));
@@ -79,6 +100,18 @@ sparrow_train_status_t sparrow_train_backend_ref_open(const sparrow_gpt_config_t
                                                       const sparrow_adamw_t *adamw,
                                                       sparrow_train_backend_t *backend, char *msg,
                                                       size_t msg_len)
+    __attribute__((warn_unused_result));
+
+// The chip backend itself: opens the device (sparrow_open) and checks that the model fits it.
+sparrow_train_status_t sparrow_train_backend_chip_open(const char *device,
+                                                       const sparrow_gpt_config_t *config,
+                                                       const sparrow_adamw_t *adamw,
+                                                       sparrow_train_backend_t *backend, char *msg,
+                                                       size_t msg_len)
+    __attribute__((warn_unused_result));
+// OK when the chip backend can run a training step, else E_UNSUPPORTED naming what is missing.
+sparrow_train_status_t sparrow_train_backend_chip_check(const char *device, char *msg,
+                                                        size_t msg_len)
     __attribute__((warn_unused_result));
 
 void sparrow_train_backend_close(sparrow_train_backend_t *backend);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The CPU reference backend (backend.h): the fp32 GPT of gpt.h and the AdamW of adamw.h on the
-// host; and the device selection, which today knows only this backend.
+// host. (The device selection is in backend.c, the chip backend in backend_chip.c.)
 
 #include <stdlib.h>
 #include <string.h>
@@ -123,8 +123,7 @@ static sparrow_train_status_t ref_step(void *impl, float lr, uint64_t t, float *
 
 static void ref_counters(void *impl, sparrow_train_counters_t *out) {
   (void)impl;
-  out->cycles = 0;  // nothing is simulated on the host
-  out->dram_bytes = 0;
+  memset(out, 0, sizeof(*out));  // nothing is simulated on the host
 }
 
 static void ref_destroy(void *impl) {
@@ -177,31 +176,12 @@ sparrow_train_status_t sparrow_train_backend_ref_open(const sparrow_gpt_config_t
   return SPARROW_TRAIN_OK;
 }
 
-sparrow_train_status_t sparrow_train_backend_check_device(const char *device, char *msg,
-                                                          size_t msg_len) {
-  if (device == NULL || device[0] == '\0') {
-    return sparrow_train_fail(SPARROW_TRAIN_E_ARG, msg, msg_len, "no device given");
-  }
-  if (strcmp(device, "ref") == 0) {
-    return SPARROW_TRAIN_OK;
-  }
-  // Not faked: no device runs the training operators yet.
-  return sparrow_train_fail(SPARROW_TRAIN_E_UNSUPPORTED, msg, msg_len,
-                            "device '%s': training on a device needs the fabric operators of "
-                            "issue 5, not built yet; use --device ref (the CPU reference)",
-                            device);
-}
-
-sparrow_train_status_t sparrow_train_backend_open(const char *device,
-                                                  const sparrow_gpt_config_t *config,
-                                                  const sparrow_adamw_t *adamw,
-                                                  sparrow_train_backend_t *backend, char *msg,
-                                                  size_t msg_len) {
-  sparrow_train_status_t st = sparrow_train_backend_check_device(device, msg, msg_len);
-  if (st != SPARROW_TRAIN_OK) {
-    return st;
-  }
-  return sparrow_train_backend_ref_open(config, adamw, backend, msg, msg_len);
+const char *sparrow_train_op_kind_name(sparrow_train_op_kind_t kind) {
+  static const char *const kNames[SPARROW_TRAIN_OP_KINDS] = {
+      "embedding", "layernorm", "linear",  "bias", "attention",
+      "gelu",      "residual",  "lm_head", "loss", "optimizer",
+  };
+  return (unsigned)kind < SPARROW_TRAIN_OP_KINDS ? kNames[kind] : "?";
 }
 
 void sparrow_train_backend_close(sparrow_train_backend_t *backend) {

@@ -52,6 +52,8 @@ enum {
   OFF_N_PARAMS = 160,
   OFF_MASK_BYTES = 168,
   OFF_CKPT_EVERY = 176,
+  OFF_CYCLES = 184,
+  OFF_DRAM_BYTES = 192,
   OFF_VOCAB_CHARS = 256,
 };
 
@@ -134,6 +136,8 @@ static void encode_header(const sparrow_train_ckpt_t *c,
   put_u32(h, OFF_CKPT_EVERY, r->ckpt_every);
   put_u64(h, OFF_N_PARAMS, c->n_params);
   put_u64(h, OFF_MASK_BYTES, c->mask_bytes);
+  put_u64(h, OFF_CYCLES, c->cycles);
+  put_u64(h, OFF_DRAM_BYTES, c->dram_bytes);
   memcpy(h + OFF_VOCAB_CHARS, c->chars, r->model.vocab <= 256 ? r->model.vocab : 256);
 }
 
@@ -170,6 +174,8 @@ static void decode_header(const uint8_t *h, sparrow_train_ckpt_t *c) {
   r->ckpt_every = get_u32(h, OFF_CKPT_EVERY);
   c->n_params = get_u64(h, OFF_N_PARAMS);
   c->mask_bytes = get_u64(h, OFF_MASK_BYTES);
+  c->cycles = get_u64(h, OFF_CYCLES);
+  c->dram_bytes = get_u64(h, OFF_DRAM_BYTES);
   memcpy(c->chars, h + OFF_VOCAB_CHARS, 256);
 }
 

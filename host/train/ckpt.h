@@ -27,6 +27,8 @@ typedef struct sparrow_train_ckpt {
   uint64_t data_hash;   // its FNV-1a 64
   uint8_t chars[256];   // the vocabulary: byte of each token id (run.model.vocab entries)
   bool masks_active;
+  uint64_t cycles;      // the run's simulated fabric cycles so far (0 on the reference)
+  uint64_t dram_bytes;  // and its device DRAM bytes
   uint64_t n_params;
   uint64_t mask_bytes;
   float *params, *m, *v;  // n_params each

@@ -26,6 +26,8 @@ const char *sparrow_train_status_name(sparrow_train_status_t status) {
       return "not finite";
     case SPARROW_TRAIN_E_CHECK:
       return "check failed";
+    case SPARROW_TRAIN_E_DEVICE:
+      return "device error";
   }
   return "unknown status";
 }

@@ -22,6 +22,7 @@ typedef enum sparrow_train_status {
   SPARROW_TRAIN_E_UNSUPPORTED,  // a device or feature that does not exist yet
   SPARROW_TRAIN_E_NAN,          // a loss or gradient is not finite
   SPARROW_TRAIN_E_CHECK,        // a device-vs-reference check exceeded its tolerance
+  SPARROW_TRAIN_E_DEVICE,       // the device could not be opened or an operator failed on it
 } sparrow_train_status_t;
 
 const char *sparrow_train_status_name(sparrow_train_status_t status);

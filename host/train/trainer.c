@@ -118,7 +118,13 @@ static sparrow_train_status_t apply_masks(sparrow_trainer_t *tr, char *msg, size
   sparrow_gpt_apply_masks(&tr->run.model, &tr->layout, tr->masks, tr->m);
   sparrow_gpt_apply_masks(&tr->run.model, &tr->layout, tr->masks, tr->v);
   tr->masks_active = true;
+  tr->check_pending = false;
   return be->ops->load(be->impl, tr->params, tr->m, tr->v, tr->masks, msg, msg_len);
+}
+
+// Whether the masks come into force before the next step.
+static bool masks_due(const sparrow_trainer_t *tr) {
+  return tr->run.density_den > 1 && !tr->masks_active && tr->step >= tr->run.dense_steps;
 }
 
 sparrow_train_status_t sparrow_trainer_init(sparrow_trainer_t *tr, const sparrow_train_run_t *run,
@@ -181,6 +187,8 @@ sparrow_train_status_t sparrow_trainer_resume(sparrow_trainer_t *tr,
   tr->step = ckpt->step;
   tr->rng = ckpt->rng;
   tr->masks_active = ckpt->masks_active;
+  tr->base_cycles = ckpt->cycles;
+  tr->base_dram_bytes = ckpt->dram_bytes;
   st = sparrow_gpt_layout_init(&tr->run.model, &tr->layout, msg, msg_len);
   if (st == SPARROW_TRAIN_OK) {
     st = alloc_state(tr, msg, msg_len);
@@ -210,22 +218,33 @@ sparrow_train_status_t sparrow_trainer_step(sparrow_trainer_t *tr,
   sparrow_train_step_result_t r;
   memset(&r, 0, sizeof(r));
   sparrow_train_status_t st = SPARROW_TRAIN_OK;
-  if (tr->run.density_den > 1 && !tr->masks_active && tr->step >= tr->run.dense_steps) {
+  if (masks_due(tr)) {
     st = apply_masks(tr, msg, msg_len);
     if (st != SPARROW_TRAIN_OK) {
       return st;
     }
     r.masks_applied = true;
   }
+  if (tr->masks_applied_early) {
+    r.masks_applied = true;  // by the check just before this step
+    tr->masks_applied_early = false;
+  }
   sparrow_train_data_batch(tr->data, SPARROW_TRAIN_SPLIT_TRAIN, &tr->rng, c->batch, c->n_ctx,
                            tr->inputs, tr->targets);
   r.step = tr->step + 1;
   r.lr = sparrow_adamw_lr(&tr->run.adamw, tr->step, tr->run.steps, tr->run.warmup);
-  st = be->ops->forward(be->impl, tr->inputs, tr->targets, c->batch, c->n_ctx, &r.loss, msg,
-                        msg_len);
-  if (st == SPARROW_TRAIN_OK) {
-    st = be->ops->backward(be->impl, msg, msg_len);
+  if (tr->check_pending && tr->check_step == r.step) {
+    // The check ran this batch from this state on the device: its loss and gradients are this
+    // step's.
+    r.loss = tr->check_loss;
+  } else {
+    st = be->ops->forward(be->impl, tr->inputs, tr->targets, c->batch, c->n_ctx, &r.loss, msg,
+                          msg_len);
+    if (st == SPARROW_TRAIN_OK) {
+      st = be->ops->backward(be->impl, msg, msg_len);
+    }
   }
+  tr->check_pending = false;
   if (st == SPARROW_TRAIN_OK) {
     st = be->ops->step(be->impl, r.lr, tr->step + 1, &r.grad_norm, msg, msg_len);
   }
@@ -249,6 +268,7 @@ sparrow_train_status_t sparrow_trainer_eval(sparrow_trainer_t *tr, float *val_lo
   sparrow_train_backend_t *be = tr->backend;
   const sparrow_gpt_config_t *c = &tr->run.model;
   uint64_t rng = VAL_STATE;
+  tr->check_pending = false;  // the validation forwards replace the device's activations
   double sum = 0.0;
   for (uint32_t i = 0; i < tr->run.val_batches; i++) {
     sparrow_train_data_batch(tr->data, SPARROW_TRAIN_SPLIT_VAL, &rng, c->batch, c->n_ctx,
@@ -281,6 +301,10 @@ sparrow_train_status_t sparrow_trainer_save(sparrow_trainer_t *tr, const char *p
   c.data_hash = tr->data->hash;
   memcpy(c.chars, tr->data->chars, sizeof(c.chars));
   c.masks_active = tr->masks_active;
+  sparrow_train_counters_t cnt;
+  sparrow_trainer_counters(tr, &cnt);
+  c.cycles = cnt.cycles;
+  c.dram_bytes = cnt.dram_bytes;
   c.n_params = tr->layout.n_params;
   c.mask_bytes = tr->layout.mask_bytes;
   c.params = tr->params;
@@ -288,6 +312,12 @@ sparrow_train_status_t sparrow_trainer_save(sparrow_trainer_t *tr, const char *p
   c.v = tr->v;
   c.masks = tr->masks;
   return sparrow_train_ckpt_write(path, &c, msg, msg_len);
+}
+
+void sparrow_trainer_counters(const sparrow_trainer_t *tr, sparrow_train_counters_t *out) {
+  tr->backend->ops->counters(tr->backend->impl, out);
+  out->cycles += tr->base_cycles;
+  out->dram_bytes += tr->base_dram_bytes;
 }
 
 void sparrow_trainer_free(sparrow_trainer_t *tr) {
@@ -324,6 +354,15 @@ sparrow_train_status_t sparrow_trainer_check(sparrow_trainer_t *tr, sparrow_trai
   sparrow_train_backend_t *dev = tr->backend;
   const sparrow_gpt_config_t *c = &tr->run.model;
   size_t n = tr->layout.n_params;
+  tr->check_pending = false;
+  // The state of the next step: masks due before it come into force now.
+  if (masks_due(tr)) {
+    sparrow_train_status_t st = apply_masks(tr, msg, msg_len);
+    if (st != SPARROW_TRAIN_OK) {
+      return st;
+    }
+    tr->masks_applied_early = true;
+  }
   // The batch of the next step, from a copy of the sampler: the run itself is not disturbed.
   uint64_t rng = tr->rng;
   sparrow_train_data_batch(tr->data, SPARROW_TRAIN_SPLIT_TRAIN, &rng, c->batch, c->n_ctx,
@@ -360,6 +399,11 @@ sparrow_train_status_t sparrow_trainer_check(sparrow_trainer_t *tr, sparrow_trai
     free(g_ref);
     return st;
   }
+  // The device's forward and backward of the next step are done (dev ran first; the reference's
+  // run does not touch it).
+  tr->check_pending = true;
+  tr->check_step = tr->step + 1;
+  tr->check_loss = loss_dev;
   char worst[96] = "";
   double worst_ratio = 0.0;
   double loss_err = loss_ref != 0.0f ? fabs((double)loss_dev - loss_ref) / fabs((double)loss_ref)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The Sparrow fabric (docs/fabric.md): control block, stream switch and, per tile, one AGCU, one PMU
-// and one PCU (GEMM mode). Parameters come from build/gen/sparrow_hw_<C>.vc; the defaults are
-// configuration M.
+// and one PCU (GEMM, SIMD and LOAD modes). Parameters come from build/gen/sparrow_hw_<C>.vc; the
+// defaults are configuration M.
 
 module sparrow_fabric
   import sparrow_hw_pkg::*;

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # The GPT trainer (docs/training.md): its unit suites (gradients against finite differences, data,
-# checkpoints and resume), the data and checkpoint suites under valgrind, and `sparrow train` /
-# `sparrow sample` end to end on the CPU reference (--device ref).
+# checkpoints and resume), the data and checkpoint suites under valgrind, `sparrow train` /
+# `sparrow sample` end to end on the CPU reference (--device ref), and on the chip (sparrow-sim,
+# configuration S: checks against the reference, RTL = golden model bit for bit, resume, sampling).
 #
-# Sourced by tests/run.sh with $suite set; run as `bash tests/list.d/train.sh --train-cli-e2e` it is
-# the CLI end-to-end test itself.
+# Sourced by tests/run.sh with $suite set; run as `bash tests/list.d/train.sh --train-cli-e2e` (the
+# reference) or `--train-chip-e2e` (the chip) it is that end-to-end test itself.
 
 train_cli_e2e() {
   local S=build/bin/sparrow
@@ -128,10 +129,8 @@ train_cli_e2e() {
   # 3. Bad input: a clear message, nothing on stdout; exit 2 for usage, 1 for what cannot run.
   printf '' >"$work/empty.txt"
   printf 'too short\n' >"$work/short.txt"
-  expect "device sim"             1 "needs the fabric operators of issue 5" -- $S train --steps 2 --device sim --json
-  expect "default device"         1 "needs the fabric operators of issue 5" -- $S train --steps 2 --json
-  expect "device sim:model"       1 "needs the fabric operators of issue 5" -- $S train --device sim:model
-  expect "sample on sim"          1 "needs the fabric operators of issue 5" -- $S sample --ckpt "$work/m30/checkpoint.bin"
+  expect "--device bogus"         2 "device 'bogus' is neither ref" -- $S train --steps 2 --device bogus --json
+  expect "sample --device bogus"  2 "device 'bogus' is neither ref" -- $S sample --device bogus --ckpt "$work/m30/checkpoint.bin"
   expect "missing data"           1 "cannot open data file '$work/none.txt'" -- $S train --device ref --data "$work/none.txt" --json
   expect "empty data"             1 "is empty" -- $S train --device ref --data "$work/empty.txt" --json
   expect "short data"             1 "too short" -- $S train --device ref --data "$work/short.txt" --json
@@ -142,6 +141,7 @@ train_cli_e2e() {
   expect "--block 12"             2 "block size 12" -- $S train --device ref --block 12
   expect "--steps 0"              2 "out of range" -- $S train --device ref --steps 0
   expect "--lr abc"               2 "not a number" -- $S train --device ref --lr abc
+  expect "--check-tol 2"          2 "out of range" -- $S train --device ref --check 1 --check-tol 2
   expect "--mask bogus"           2 "not random or magnitude" -- $S train --device ref --sparsity 0.5 --mask bogus
   expect "--dense-steps, dense"   2 "needs --sparsity" -- $S train --device ref --dense-steps 5
   expect "--dense-steps >= steps" 2 "leaves no sparse step" -- $S train --device ref --sparsity 0.5 --steps 10 --dense-steps 10
@@ -156,6 +156,156 @@ train_cli_e2e() {
   [[ $failed -eq 0 ]]
 }
 
+# The chip backend end to end (docs/training.md, "The chip backend"): every operator of the step on
+# sparrow-sim through the driver, configuration S, a small model (width 32, 2 heads, context 16,
+# batch 2) so that a step takes well under a second on the golden model.
+train_chip_e2e() {
+  local S=build/bin/sparrow
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  local passed=0 failed=0
+  pass() { passed=$((passed + 1)); echo "ok   $1"; }
+  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+  py() { python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(eval(sys.argv[2]))' "$1" "$2"; }
+  run_json() {
+    local name="$1" file="$2"
+    shift 2
+    local status=0
+    "$@" >"$file" 2>"$work/err" || status=$?
+    cp "$work/err" "$file.err"
+    if [[ $status -eq 0 && $(wc -l <"$file") -eq 1 ]] &&
+       python3 -c 'import json,sys; json.loads(open(sys.argv[1]).read())' "$file" 2>/dev/null; then
+      pass "$name"
+    else
+      fail "$name: exit $status, stdout:"
+      sed 's/^/     /' "$file" "$work/err"
+      return 1
+    fi
+  }
+  # max_err LOG WHAT: the largest error printed by the checks on lines "check WHAT...".
+  max_err() { grep -E "^sparrow: check $2" "$1" | grep -oE 'error [0-9.e+-]+' | awk '{print $2}' | sort -g | tail -1; }
+  local tiny=(--preset micro --width 32 --heads 2 --context 16 --batch 2 --val-batches 2)
+  local model="sim:model,config=S" rtl="sim:rtl,config=S"
+
+  # 1. Dense, with a check every 2 steps: each check compares the loss and all 29 gradient tensors
+  # (1 + 4 + 12 per layer, 2 layers) with the reference and prints their errors.
+  if run_json "chip: 4 dense steps on $model with --check 2" "$work/dense.json" \
+       $S train "${tiny[@]}" --steps 4 --check 2 --device "$model" --json --out "$work/dense"; then
+    local lines bad
+    lines=$(grep -c "^sparrow: check " "$work/dense.json.err")
+    bad=$(grep "^sparrow: check " "$work/dense.json.err" | grep -c FAILED)
+    [[ $(py "$work/dense.json" 'r["checks"] == 2 and r["checks_failed"] == 0 and r["device"] == "'"$model"'" and r["mode"] == "kbk" and r["cycles"] > 0 and r["dram_bytes"] > 0 and len(r["train_loss"]) == 4 and r["val_loss"] > 0') == True && $lines -eq 58 && $bad -eq 0 ]] &&
+      pass "2 checks passed, 58 errors printed, every one within tolerance (largest gradient error $(max_err "$work/dense.json.err" '[hwl][^o]'), loss $(max_err "$work/dense.json.err" loss)); $(py "$work/dense.json" 'r["cycles"]') cycles, $(py "$work/dense.json" 'r["dram_bytes"]') DRAM bytes" ||
+      { fail "checks: $lines lines, $bad failed: $(cat "$work/dense.json")"; sed 's/^/     /' "$work/dense.json.err"; }
+    # The counters in metrics.csv are the cumulative sums, growing every step.
+    python3 - "$work/dense/metrics.csv" <<'PY' && pass "metrics.csv: cycles and DRAM bytes grow every step" || fail "metrics.csv counters: $(cat "$work/dense/metrics.csv")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+c = [int(r["cycles"]) for r in rows]
+d = [int(r["dram_bytes"]) for r in rows]
+sys.exit(0 if len(rows) == 4 and all(0 < a < b for a, b in zip(c, c[1:])) and all(0 < a < b for a, b in zip(d, d[1:])) else 1)
+PY
+  fi
+
+  # 2. Sparse (0.5, random masks from step 0): spmm, spmm_t and sddmm, checked the same way.
+  if run_json "chip: 3 sparse (0.5) steps on $model with --check 3" "$work/sparse.json" \
+       $S train "${tiny[@]}" --steps 3 --check 3 --sparsity 0.5 --device "$model" --json --out "$work/sparse"; then
+    [[ $(py "$work/sparse.json" 'r["checks"] == 1 and r["checks_failed"] == 0 and r["sparsity"] == 0.5') == True &&
+       $(grep "^sparrow: check " "$work/sparse.json.err" | grep -c FAILED) -eq 0 ]] &&
+      pass "sparse: the check passed (largest gradient error $(max_err "$work/sparse.json.err" '[hwl][^o]'))" ||
+      { fail "sparse check: $(cat "$work/sparse.json")"; sed 's/^/     /' "$work/sparse.json.err"; }
+  fi
+
+  # A check beyond its tolerance (here made impossibly tight) stops the run before the step: exit 1,
+  # the tensor named, and the JSON still printed with checks_failed 1.
+  local status=0
+  $S train "${tiny[@]}" --steps 3 --check 1 --check-tol 1e-9 --device "$model" --json \
+    --out "$work/tight" >"$work/tight.json" 2>"$work/tight.err" || status=$?
+  if [[ $status -eq 1 && $(wc -l <"$work/tight.json") -eq 1 ]] &&
+     [[ $(py "$work/tight.json" 'r["checks"] == 1 and r["checks_failed"] == 1 and r["train_loss"] == []') == True ]] &&
+     grep -q "check before step 1 failed: gradient .* exceeds its tolerance" "$work/tight.err" &&
+     grep -q "FAILED" "$work/tight.err"; then
+    pass "a check beyond tolerance stops the run (exit 1): $(grep -o 'check before step 1 failed.*' "$work/tight.err")"
+  else
+    fail "failed check: exit $status, stdout $(cat "$work/tight.json"), stderr: $(tail -3 "$work/tight.err")"
+  fi
+
+  # 3. The RTL and the golden model compute the same arithmetic: the same losses bit for bit.
+  if run_json "chip: 2 steps on $model" "$work/m2.json" \
+       $S train "${tiny[@]}" --steps 2 --eval-every 2 --device "$model" --json --out "$work/m2" &&
+     run_json "chip: 2 steps on $rtl" "$work/r2.json" \
+       $S train "${tiny[@]}" --steps 2 --eval-every 2 --device "$rtl" --json --out "$work/r2"; then
+    [[ $(py "$work/m2.json" 'repr(r["train_loss"]) + repr(r["val_loss"])') == "$(py "$work/r2.json" 'repr(r["train_loss"]) + repr(r["val_loss"])')" ]] &&
+      pass "RTL and golden model: the same losses bit for bit ($(py "$work/r2.json" 'r["train_loss"]'), validation $(py "$work/r2.json" 'r["val_loss"]')); cycles RTL $(py "$work/r2.json" 'r["cycles"]'), model $(py "$work/m2.json" 'r["cycles"]')" ||
+      fail "RTL $(py "$work/r2.json" 'r["train_loss"]') vs model $(py "$work/m2.json" 'r["train_loss"]')"
+  fi
+
+  # 4. Kill and resume on the chip: a run of 8 steps checkpointing every step, killed with SIGKILL
+  # after its second step and resumed, repeats the uninterrupted run's losses bit for bit.
+  local eight=("${tiny[@]}" --steps 8 --eval-every 8 --ckpt-every 1 --device "$model")
+  if run_json "chip: uninterrupted 8-step run" "$work/full.json" $S train "${eight[@]}" --json --out "$work/full"; then
+    local dir="$work/killed"
+    $S train "${eight[@]}" --json --out "$dir" >"$work/killed.out" 2>"$work/killed.err" &
+    local pid=$! tries rows=0
+    for tries in $(seq 1000); do
+      rows=$(($( { wc -l <"$dir/metrics.csv"; } 2>/dev/null || echo 1) - 1))
+      [[ $rows -ge 2 ]] && break
+      sleep 0.02
+    done
+    kill -KILL "$pid" 2>/dev/null
+    local status=0
+    wait "$pid" 2>/dev/null || status=$?
+    local at
+    at=$(python3 -c 'import struct,sys; print(struct.unpack_from("<Q", open(sys.argv[1],"rb").read(), 96)[0])' "$dir/checkpoint.bin" 2>/dev/null || echo none)
+    if [[ $status -ne 0 && $at != none && $at -ge 1 && $at -lt 8 ]]; then
+      pass "SIGKILL after $rows steps: checkpoint at step $at"
+      if run_json "chip: resume from step $at" "$work/resumed.json" \
+           $S train --resume "$dir/checkpoint.bin" --device "$model" --json; then
+        [[ $(py "$work/full.json" 'r["train_loss"]['"$at"':]') == "$(py "$work/resumed.json" 'r["train_loss"]')" &&
+           $(py "$work/full.json" 'r["val_loss"]') == "$(py "$work/resumed.json" 'r["val_loss"]')" ]] &&
+          pass "steps $((at + 1))..8 after resume equal the uninterrupted run's bit for bit (validation $(py "$work/resumed.json" 'r["val_loss"]'))" ||
+          fail "losses after resume differ: $(py "$work/resumed.json" 'r["train_loss"]') vs $(py "$work/full.json" 'r["train_loss"]')"
+        # The checkpoint carries the run's counters: metrics.csv continues with the same cycles
+        # and DRAM bytes, and the totals are the uninterrupted run's.
+        cmp -s <(cut -d, -f1-6 "$work/full/metrics.csv") <(cut -d, -f1-6 "$dir/metrics.csv") &&
+          [[ $(py "$work/full.json" 'r["cycles"], r["dram_bytes"]') == "$(py "$work/resumed.json" 'r["cycles"], r["dram_bytes"]')" ]] &&
+          pass "metrics.csv continued in place with the same cumulative cycles and DRAM bytes ($(py "$work/resumed.json" 'r["cycles"]') cycles in all)" ||
+          fail "metrics after resume: $(diff <(cut -d, -f1-6 "$work/full/metrics.csv") <(cut -d, -f1-6 "$dir/metrics.csv") | head -5)"
+      fi
+    else
+      fail "SIGKILL: exit $status, checkpoint at '$at': $(tail -2 "$work/killed.err")"
+    fi
+    # Sampling on the chip: the prompt, then the bytes; the same seed prints the same text.
+    if $S sample --ckpt "$work/full/checkpoint.bin" --device "$model" --prompt "And" --tokens 12 \
+         --seed 3 >"$work/s1" 2>"$work/err" &&
+       $S sample --ckpt "$work/full/checkpoint.bin" --device "$model" --prompt "And" --tokens 12 \
+         --seed 3 >"$work/s2" 2>>"$work/err"; then
+      [[ $(head -c 3 "$work/s1") == "And" && $(wc -c <"$work/s1") -ge 16 ]] && cmp -s "$work/s1" "$work/s2" &&
+        pass "sample on the chip: prompt + 12 bytes, deterministic: $(head -c 40 "$work/s1" | tr '\n' '|')" ||
+        fail "sample output: $(cat "$work/s1" "$work/s2")"
+    else
+      fail "sample on the chip failed: $(cat "$work/err")"
+    fi
+  fi
+
+  # 5. A device that cannot be reached: a clear message, exit 1, nothing on stdout.
+  local status=0
+  $S train "${tiny[@]}" --steps 2 --device tcp:127.0.0.1:1 --json >"$work/out" 2>"$work/err" || status=$?
+  [[ $status -eq 1 && ! -s "$work/out" ]] && grep -q "device 'tcp:127.0.0.1:1'" "$work/err" &&
+    pass "unreachable device (exit 1: $(head -1 "$work/err"))" ||
+    fail "unreachable device: exit $status: $(cat "$work/err")"
+
+  echo "$passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
+}
+
+if [[ "${1:-}" == "--train-chip-e2e" ]]; then
+  cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
+  train_chip_e2e
+  exit $?
+fi
+
 if [[ "${1:-}" == "--train-cli-e2e" ]]; then
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
   train_cli_e2e
@@ -169,8 +319,11 @@ case "$suite" in
     run_test unit-train-layers         "$TBIN/test_train_layers"
     run_test unit-train-data           "$TBIN/test_train_data"
     run_test unit-train-ckpt           "$TBIN/test_train_ckpt"
+    run_test unit-train-chip           "$TBIN/test_train_chip"
     run_test unit-train-data-valgrind  "$TRAIN_VALGRIND $TBIN/test_train_data"
     run_test unit-train-ckpt-valgrind  "$TRAIN_VALGRIND $TBIN/test_train_ckpt"
+    run_test unit-train-chip-valgrind  "$TRAIN_VALGRIND $TBIN/test_train_chip"
     run_test train-cli                 "bash tests/list.d/train.sh --train-cli-e2e"
+    run_test train-chip                "bash tests/list.d/train.sh --train-chip-e2e"
     ;;
 esac

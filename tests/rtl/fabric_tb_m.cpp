@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The fabric checks on configuration M (4 tiles, 8 lanes): CSRs, a copy, a 64x64x64 GEMM, gather,
-// the PCU k table and a block-sparse product.
+// the PCU k table, a block-sparse product, and the PCU's SIMD and LOAD modes.
 
 #include "Vsparrow_fabric_M.h"
 #include "fabric_tb_configs.h"
+#include "fabric_tb_simd.h"
 #include "fabric_tb_sparse.h"
 #include "fabric_tb_tests.h"
 
@@ -25,4 +26,5 @@ void fabric_tb_run_m(Results &res) {
   test_gather_sync(tb, res, DramConfig{60, 1, 9, 13}, "slow-jitter", 0x72);
   test_pcu_k_tables(tb, res);
   test_spmm(tb, res);
+  test_simd_all(tb, res);
 }

@@ -4,6 +4,7 @@
 
 #include "Vsparrow_fabric_S.h"
 #include "fabric_tb_configs.h"
+#include "fabric_tb_simd.h"
 #include "fabric_tb_sparse.h"
 #include "fabric_tb_tests.h"
 
@@ -34,6 +35,7 @@ void fabric_tb_run_s(Results &res) {
   test_gather_sync(tb, res, DramConfig{60, 1, 9, 13}, "slow-jitter", 0x72);
   test_pcu_k_tables(tb, res);
   test_spmm(tb, res);
+  test_simd_all(tb, res);
   test_watchdog(tb, res);
   test_bad_address(tb, res);
   // After the aborts (reads discarded on their return), the fabric still computes exactly.
