@@ -4,7 +4,8 @@
 // optionally load the accumulators from c, then k outer-product steps acc[r][c] = add(acc[r][c],
 // mul(a[r], b[c])) (k = k_count, or the block's k_table entry, which may be 0), then hand the block
 // to the output buffer, which drains row by row on pcu_out while the next block computes. Every
-// value comes from sparrow_fp_mul then sparrow_fp_add in exactly that order, so it is bit-identical
+// value is sparrow_fp_mul then sparrow_fp_add in exactly that order (sparrow_fp_outer_mac computes
+// the whole beat in one flag window), so it is bit-identical
 // to the RTL's multiplier/adder pair whatever order the model visits units in.
 #include <stdint.h>
 #include <string.h>
@@ -74,12 +75,8 @@ static bool mac_step(sparrow_model_t *model, uint32_t tile) {
   const uint32_t *a_word = sparrow_model_fifo_head(a)->word;
   const uint32_t *b_word = sparrow_model_fifo_head(b)->word;
   uint32_t lanes = model->config.lanes;
-  for (uint32_t r = 0; r < lanes; ++r) {
-    for (uint32_t col = 0; col < lanes; ++col) {
-      uint32_t product = sparrow_fp_mul(a_word[r], b_word[col], &model->fp_status);
-      run->acc[r][col] = sparrow_fp_add(run->acc[r][col], product, &model->fp_status);
-    }
-  }
+  sparrow_fp_outer_mac(lanes, lanes, a_word, b_word, &run->acc[0][0],
+                       (uint32_t)(sizeof run->acc[0] / sizeof run->acc[0][0]), &model->fp_status);
   sparrow_model_fifo_pop(a);
   sparrow_model_fifo_pop(b);
   run->k_done++;

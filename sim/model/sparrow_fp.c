@@ -161,6 +161,45 @@ uint32_t sparrow_fp_mul(uint32_t a, uint32_t b, uint8_t *flags) {
   return host_binary_op(FP_OP_MUL, a, b, flags);
 }
 
+/*
+ * The PCU's MAC step in one flag window: every element is acc + a[r] * b[c], two roundings, exactly
+ * what sparrow_fp_mul then sparrow_fp_add give, and the flags are read once at the end. Their OR
+ * is what the per-operation calls collect, because every intermediate NaN is quiet: its payload
+ * reaches neither a flag nor the (canonicalized) result. The memory barriers keep the operand
+ * loads and the result stores, hence the arithmetic between them, inside the window. Clearing
+ * MXCSR costs more than the arithmetic, so the golden model's GEMM spends its time here once per
+ * beat instead of twice per multiply-add.
+ */
+void sparrow_fp_outer_mac(uint32_t rows, uint32_t cols, const uint32_t *a, const uint32_t *b,
+                          uint32_t *acc, uint32_t acc_stride, uint8_t *flags) {
+#if SPARROW_FP_USE_MXCSR
+  unsigned int caller_mxcsr = _mm_getcsr();
+  _mm_setcsr(caller_mxcsr & ~MXCSR_FLAG_BITS);
+  __asm__ volatile("" ::: "memory");
+  for (uint32_t r = 0; r < rows; r++) {
+    float a_value = float_from_bits(a[r]);
+    uint32_t *acc_row = acc + (size_t)r * acc_stride;
+    for (uint32_t c = 0; c < cols; c++) {
+      uint32_t bits = bits_from_float(float_from_bits(acc_row[c]) + a_value * float_from_bits(b[c]));
+      acc_row[c] = is_nan_bits(bits) ? SPARROW_FP_CANONICAL_NAN : bits;
+    }
+  }
+  __asm__ volatile("" ::: "memory");
+  uint8_t raised_flags = sparrow_flags_from_mxcsr(_mm_getcsr());
+  _mm_setcsr(caller_mxcsr);
+  if (flags != NULL) {
+    *flags |= raised_flags;
+  }
+#else
+  for (uint32_t r = 0; r < rows; r++) {
+    uint32_t *acc_row = acc + (size_t)r * acc_stride;
+    for (uint32_t c = 0; c < cols; c++) {
+      acc_row[c] = sparrow_fp_add(acc_row[c], sparrow_fp_mul(a[r], b[c], flags), flags);
+    }
+  }
+#endif
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Self-check. */
 

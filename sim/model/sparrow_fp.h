@@ -49,6 +49,14 @@ enum {
 uint32_t sparrow_fp_add(uint32_t a, uint32_t b, uint8_t *flags);
 uint32_t sparrow_fp_mul(uint32_t a, uint32_t b, uint8_t *flags);
 
+/*
+ * acc[r * acc_stride + c] = acc + a[r] * b[c] for every r < rows, c < cols: bit for bit and flag
+ * for flag the same as sparrow_fp_mul followed by sparrow_fp_add on each element, only faster
+ * (one flag window for the whole outer product).
+ */
+void sparrow_fp_outer_mac(uint32_t rows, uint32_t cols, const uint32_t *a, const uint32_t *b,
+                          uint32_t *acc, uint32_t acc_stride, uint8_t *flags);
+
 typedef enum {
   SPARROW_FP_SELFCHECK_OK = 0,
   SPARROW_FP_SELFCHECK_FAILED = 1,

@@ -372,6 +372,87 @@ START_TEST(test_host_flags_preserved) {
 }
 END_TEST
 
+/*
+ * The windowed outer product against its definition (sparrow_fp_mul then sparrow_fp_add on every
+ * element). Operands mix special encodings with random bits; 1 x 1 products compare each element's
+ * flags on their own, so an OR over a block cannot hide a wrong flag.
+ */
+static const uint32_t kOuterMacSpecials[] = {
+    POS_ZERO, NEG_ZERO, ONE,  NEG_ONE, TWO,     HALF,    MIN_SUBNORMAL, MAX_SUBNORMAL,
+    MIN_NORMAL, MAX_NORMAL, POS_INF, NEG_INF, QNAN, SNAN, 0xFFA00000u, 0x1F800000u, 0x20000000u};
+
+static uint32_t outer_mac_operand(uint64_t *state) {
+  *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+  uint32_t bits = (uint32_t)(*state >> 32);
+  size_t specials = sizeof kOuterMacSpecials / sizeof kOuterMacSpecials[0];
+  return (bits & 3u) == 0 ? kOuterMacSpecials[(bits >> 2) % specials] : bits;
+}
+
+START_TEST(test_outer_mac_matches_definition) {
+  uint64_t state = 12345;
+  for (int trial = 0; trial < 200000; trial++) {
+    uint32_t a = outer_mac_operand(&state);
+    uint32_t b = outer_mac_operand(&state);
+    uint32_t acc = outer_mac_operand(&state);
+    uint8_t want_flags = 0;
+    uint32_t want = sparrow_fp_add(acc, sparrow_fp_mul(a, b, &want_flags), &want_flags);
+    uint8_t got_flags = 0;
+    sparrow_fp_outer_mac(1, 1, &a, &b, &acc, 1, &got_flags);
+    ck_assert_msg(acc == want && got_flags == want_flags,
+                  "trial %d: got 0x%08x flags 0x%02x, want 0x%08x flags 0x%02x", trial, acc,
+                  got_flags, want, want_flags);
+  }
+  for (int trial = 0; trial < 2000; trial++) {
+    uint32_t a[8], b[8], acc[8][9], want[8][9];
+    for (int i = 0; i < 8; i++) {
+      a[i] = outer_mac_operand(&state);
+      b[i] = outer_mac_operand(&state);
+      for (int j = 0; j < 9; j++) {
+        acc[i][j] = want[i][j] = outer_mac_operand(&state);
+      }
+    }
+    uint8_t want_flags = 0;
+    for (int r = 0; r < 8; r++) {
+      for (int c = 0; c < 8; c++) {
+        want[r][c] = sparrow_fp_add(want[r][c], sparrow_fp_mul(a[r], b[c], &want_flags),
+                                    &want_flags);
+      }
+    }
+    uint8_t got_flags = 0;
+    sparrow_fp_outer_mac(8, 8, a, b, &acc[0][0], 9, &got_flags);
+    ck_assert_uint_eq(got_flags, want_flags);
+    for (int r = 0; r < 8; r++) {
+      for (int c = 0; c < 9; c++) { /* column 8 lies outside the product and must be untouched */
+        ck_assert_uint_eq(acc[r][c], want[r][c]);
+      }
+    }
+  }
+}
+END_TEST
+
+START_TEST(test_outer_mac_hand_vectors) {
+  /* 0 * inf is invalid; the sum with 1 stays the canonical NaN. */
+  uint32_t a = POS_ZERO, b = POS_INF, acc = ONE;
+  uint8_t flags = 0;
+  sparrow_fp_outer_mac(1, 1, &a, &b, &acc, 1, &flags);
+  ck_assert_uint_eq(acc, QNAN);
+  ck_assert_uint_eq(flags, NV);
+  /* MAX_NORMAL * 2 overflows to +inf; + 1 stays +inf. */
+  a = MAX_NORMAL, b = TWO, acc = ONE, flags = 0;
+  sparrow_fp_outer_mac(1, 1, &a, &b, &acc, 1, &flags);
+  ck_assert_uint_eq(acc, POS_INF);
+  ck_assert_uint_eq(flags, OF | NX);
+  /* Host flags are neither leaked nor cleared. */
+  ck_assert_int_eq(feclearexcept(FE_ALL_EXCEPT), 0);
+  ck_assert_int_eq(feraiseexcept(FE_DIVBYZERO), 0);
+  a = SNAN, b = ONE, acc = ONE;
+  sparrow_fp_outer_mac(1, 1, &a, &b, &acc, 1, NULL);
+  ck_assert_uint_eq(acc, QNAN);
+  ck_assert_int_eq(fetestexcept(FE_ALL_EXCEPT), FE_DIVBYZERO);
+  ck_assert_int_eq(feclearexcept(FE_ALL_EXCEPT), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------------- */
 
 static Suite *sparrow_fp_suite(void) {
@@ -408,6 +489,11 @@ static Suite *sparrow_fp_suite(void) {
   tcase_add_test(flags, test_null_flags);
   tcase_add_test(flags, test_host_flags_preserved);
   suite_add_tcase(suite, flags);
+
+  TCase *outer_mac = tcase_create("outer_mac");
+  tcase_add_test(outer_mac, test_outer_mac_matches_definition);
+  tcase_add_test(outer_mac, test_outer_mac_hand_vectors);
+  suite_add_tcase(suite, outer_mac);
 
   return suite;
 }
