@@ -2,13 +2,14 @@
 #
 # SIMD operators (docs/simd.md, docs/ops.md): the assembler and the special-function macros
 # (host/ops/simd_asm.c, simd_special.c), the generic row-wise runner and the operators built on it
-# (simd_run.c, simd_ops.c), their golden-order and plain references (host/ref/simd_ref.c), the CLI
+# (simd_run.c, simd_ops.c), the multi-job executor and dataflow sections (nn_exec.c, df_section.c),
+# their golden-order and plain references (host/ref/simd_ref.c), the CLI
 # operators (host/cli/cmd_kernel_simd.c), and their Check suites. Included after mk/host.mk: the
 # sparrow executable's recipe links all of its $^, so the prerequisites added here are linked in.
 
 SIMD_ASM_OBJS := $(OBJ)/host/ops/simd_asm.o $(OBJ)/host/ops/simd_special.o
 SIMD_OPS_OBJS := $(SIMD_ASM_OBJS) $(OBJ)/host/ops/simd_run.o $(OBJ)/host/ops/simd_ops.o \
-                 $(OBJ)/host/ref/simd_ref.o
+                 $(OBJ)/host/ops/nn_exec.o $(OBJ)/host/ops/df_section.o $(OBJ)/host/ref/simd_ref.o
 SIMD_CLI_OBJS := $(OBJ)/host/cli/cmd_kernel_simd.o
 
 $(BIN)/sparrow: $(SIMD_CLI_OBJS) $(SIMD_OPS_OBJS)
@@ -56,7 +57,7 @@ $(TBIN)/test_attention: $(OBJ)/tests/unit/test_attention.o $(ATTN_OPS_OBJS) $(SI
 # executor host/ops/nn_exec.c; references host/ref/layernorm_ref.c, embedding_ref.c; CLI
 # host/cli/cmd_kernel_ln_embed.c) and their suite, which runs the programs on the golden model
 # in-process (tests/list.d/ln_embed.sh registers it and the CLI runs).
-LN_EMBED_OPS_OBJS := $(addprefix $(OBJ)/host/ops/,nn_exec.o op_layernorm.o op_embedding.o) \
+LN_EMBED_OPS_OBJS := $(addprefix $(OBJ)/host/ops/,op_layernorm.o op_embedding.o) \
                      $(OBJ)/host/ref/layernorm_ref.o $(OBJ)/host/ref/embedding_ref.o
 $(BIN)/sparrow: $(OBJ)/host/cli/cmd_kernel_ln_embed.o $(LN_EMBED_OPS_OBJS)
 UNIT_TESTS += $(TBIN)/test_ln_embed
@@ -73,7 +74,7 @@ $(TBIN)/test_ln_embed: $(OBJ)/tests/unit/test_ln_embed.o $(LN_EMBED_OPS_OBJS) $(
 # and their suite: the programs on the golden model in-process, a gradient check, and the
 # operators through the driver and a spawned sparrow-sim (tests/list.d/nn_loss.sh registers it
 # and the CLI runs).
-LOSS_OPS_OBJS := $(addprefix $(OBJ)/host/ops/,nn_exec.o op_loss.o op_adamw.o) \
+LOSS_OPS_OBJS := $(addprefix $(OBJ)/host/ops/,op_loss.o op_adamw.o) \
                  $(OBJ)/host/ref/loss_ref.o $(OBJ)/host/ref/adamw_ref.o
 $(BIN)/sparrow: $(OBJ)/host/cli/cmd_kernel_loss.o $(LOSS_OPS_OBJS)
 UNIT_TESTS += $(TBIN)/test_loss_adamw
@@ -81,5 +82,15 @@ $(OBJ)/tests/unit/test_loss_adamw.o: CFLAGS += $(HOST_INC) -Isim/model
 $(TBIN)/test_loss_adamw: $(OBJ)/tests/unit/test_loss_adamw.o $(LOSS_OPS_OBJS) $(SIMD_OPS_OBJS) \
                          $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(FP_MODEL_OBJS) $(MODEL_LIB) \
                          $(DRIVER_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)
+
+# Dataflow sections (host/ops/df_section.c, docs/dataflow.md): their suite runs sections through
+# the driver on sparrow-sim's golden model (tests/list.d/dataflow.sh registers it).
+UNIT_TESTS += $(TBIN)/test_df_section
+$(OBJ)/tests/unit/test_df_section.o: CFLAGS += $(HOST_INC)
+$(TBIN)/test_df_section: $(OBJ)/tests/unit/test_df_section.o $(LN_EMBED_OPS_OBJS) $(SIMD_OPS_OBJS) \
+                         $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(FP_MODEL_OBJS) $(MODEL_LIB) \
+                         $(DRIVER_LIB) | $(BIN)/sparrow-sim
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)

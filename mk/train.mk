@@ -35,7 +35,7 @@ $(TBIN)/test_train_%: $(OBJ)/tests/unit/test_train_%.o $(TRAIN_OBJS)
 # operator (host/ops/op_*.c on the executor nn_exec.c), the SIMD runner and assembler, and the
 # references whose constants the operators use (host/ref/*_ref.c).
 TRAIN_CHIP_TEST_OBJS := $(TRAIN_DEV_OBJS) $(TRAIN_OBJS) $(HOST_RUN_OBJS) $(HOST_OPS_OBJS) \
-    $(addprefix $(OBJ)/host/ops/,simd_asm.o simd_special.o simd_run.o simd_ops.o nn_exec.o) \
+    $(addprefix $(OBJ)/host/ops/,simd_asm.o simd_special.o simd_run.o simd_ops.o nn_exec.o df_section.o) \
     $(patsubst %.c,$(OBJ)/%.o,$(wildcard host/ops/op_*.c host/ref/*_ref.c)) $(FP_MODEL_OBJS) \
     $(DRIVER_LIB)
 UNIT_TESTS += $(TBIN)/test_train_chip

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn_exec.h"
 #include "simd_special.h"
 #include "sparrow_ref.h"  // the GELU constants: the reference defines the operator
 
@@ -293,28 +294,79 @@ sparrow_ops_status_t sparrow_ops_simd_job(sparrow_ops_simd_op_t op, uint32_t lan
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Through the driver.
+// As an executor (nn_exec.h), and through the driver.
 
-typedef struct simd_buffers {
-  uint64_t addr[SPARROW_OPS_SIMD_INPUTS + 1];  // in[0], in[1], out
-  uint64_t bytes[SPARROW_OPS_SIMD_INPUTS + 1];
-  int have[SPARROW_OPS_SIMD_INPUTS + 1];
-  uint32_t *image;
-} simd_buffers_t;
-
-static void release(sparrow_dev_t *dev, simd_buffers_t *buf) {
-  for (int i = 0; i <= (int)SPARROW_OPS_SIMD_INPUTS; ++i) {
-    if (buf->have[i]) {
-      (void)sparrow_free(dev, buf->addr[i]);  // a failed free loses device memory only
+sparrow_ops_status_t sparrow_ops_simd_prepare(const sparrow_ops_fabric_t *fabric,
+                                              sparrow_ops_simd_op_t op, uint32_t m, uint32_t n,
+                                              const uint32_t *const *in, sparrow_ops_exec_t *exec,
+                                              char *msg, size_t msg_len) {
+  const sparrow_ops_simd_op_info_t *info = sparrow_ops_simd_info(op);
+  if (fabric == NULL || info == NULL || in == NULL || exec == NULL || m == 0 || n == 0) {
+    set_msg(msg, msg_len, "simd operator: bad argument");
+    return SPARROW_OPS_E_ARG;
+  }
+  for (uint32_t i = 0; i < info->inputs; ++i) {
+    if (in[i] == NULL) {
+      set_msg(msg, msg_len, "%s: input %s is NULL", info->name, info->in_names[i]);
+      return SPARROW_OPS_E_ARG;
     }
   }
-  free(buf->image);
+  sparrow_ops_exec_init(exec, fabric);
+  uint32_t lanes = fabric->lanes;
+  sparrow_simd_asm_t *code = sparrow_ops_exec_new_code(exec);
+  sparrow_ops_simd_job_t job;
+  sparrow_ops_status_t ost = code == NULL ? SPARROW_OPS_E_NOMEM
+                                          : sparrow_ops_simd_job(op, lanes, m, n, code, &job);
+  if (ost != SPARROW_OPS_OK) {
+    char why[120] = "host out of memory";
+    if (code != NULL) {
+      sparrow_simd_asm_status_t ast = sparrow_simd_asm_check(code, why, sizeof(why));
+      set_msg(msg, msg_len, "%s: no program for %ux%u on %u lanes (%s: %s)", info->name, m, n,
+              lanes, sparrow_simd_asm_status_name(ast), why);
+    } else {
+      set_msg(msg, msg_len, "%s: %s", info->name, why);
+    }
+    sparrow_ops_exec_free(exec);
+    return ost;
+  }
+  // Buffers: the inputs in order (input i on read channel i), then the output; a stream's
+  // tensors lie tensor_bytes apart in its buffer.
+  uint32_t in_buf[SPARROW_OPS_SIMD_INPUTS] = {SPARROW_OPS_EXEC_NONE, SPARROW_OPS_EXEC_NONE};
+  const uint64_t in_off[SPARROW_OPS_SIMD_INPUTS] = {0, 0};
+  uint32_t out_buf = SPARROW_OPS_EXEC_NONE;
+  for (uint32_t i = 0; i < info->inputs && ost == SPARROW_OPS_OK; ++i) {
+    ost = sparrow_ops_exec_add_buf(exec, info->in_names[i],
+                                   (uint64_t)job.in[i].tensors * job.in[i].tensor_bytes,
+                                   SPARROW_OPS_EXEC_IN, &in_buf[i]);
+    if (ost == SPARROW_OPS_OK) {
+      sparrow_ops_simd_pack(info->in_shape[i], lanes, m, n, in[i], exec->buf[in_buf[i]].image);
+    }
+  }
+  if (ost == SPARROW_OPS_OK) {
+    ost = sparrow_ops_exec_add_buf(exec, info->out_names[0],
+                                   (uint64_t)job.out.tensors * job.out.tensor_bytes,
+                                   SPARROW_OPS_EXEC_OUT, &out_buf);
+  }
+  if (ost != SPARROW_OPS_OK) {
+    set_msg(msg, msg_len, "%s: host out of memory", info->name);
+  } else {
+    ost = sparrow_ops_exec_add_simd(exec, &job, in_buf, in_off, out_buf, 0, msg, msg_len);
+  }
+  if (ost != SPARROW_OPS_OK) {
+    sparrow_ops_exec_free(exec);
+  }
+  return ost;
 }
 
-static sparrow_ops_status_t device_fail(sparrow_dev_t *dev, sparrow_status_t st, const char *what,
-                                        char *msg, size_t msg_len) {
-  set_msg(msg, msg_len, "%s: %s: %s", what, sparrow_status_name(st), sparrow_last_error(dev));
-  return SPARROW_OPS_E_DEVICE;
+void sparrow_ops_simd_finish(const sparrow_ops_exec_t *exec, sparrow_ops_simd_op_t op, uint32_t m,
+                             uint32_t n, uint32_t *const *out) {
+  const sparrow_ops_simd_op_info_t *info = sparrow_ops_simd_info(op);
+  const sparrow_ops_exec_job_t *job = &exec->job[0];
+  const uint32_t *image = exec->buf[job->out_buf].image;
+  for (uint32_t j = 0; j < info->outputs; ++j) {
+    sparrow_ops_simd_unpack(info->out_shape[j], exec->fabric.lanes, m, n,
+                            image + (size_t)(j * job->simd.out.tensor_bytes / 4u), out[j]);
+  }
 }
 
 sparrow_ops_status_t sparrow_ops_simd(sparrow_dev_t *dev, sparrow_ops_simd_op_t op, uint32_t m,
@@ -324,12 +376,6 @@ sparrow_ops_status_t sparrow_ops_simd(sparrow_dev_t *dev, sparrow_ops_simd_op_t 
   if (dev == NULL || info == NULL || in == NULL || out == NULL || m == 0 || n == 0) {
     set_msg(msg, msg_len, "simd operator: bad argument");
     return SPARROW_OPS_E_ARG;
-  }
-  for (uint32_t i = 0; i < info->inputs; ++i) {
-    if (in[i] == NULL) {
-      set_msg(msg, msg_len, "%s: input %s is NULL", info->name, info->in_names[i]);
-      return SPARROW_OPS_E_ARG;
-    }
   }
   for (uint32_t j = 0; j < info->outputs; ++j) {
     if (out[j] == NULL) {
@@ -342,80 +388,26 @@ sparrow_ops_status_t sparrow_ops_simd(sparrow_dev_t *dev, sparrow_ops_simd_op_t 
     stats = &local;
   }
   memset(stats, 0, sizeof(*stats));
-  sparrow_info_t dinfo;
-  sparrow_status_t st = sparrow_info(dev, &dinfo);
-  if (st != SPARROW_OK) {
-    return device_fail(dev, st, "info", msg, msg_len);
-  }
-  uint32_t lanes = dinfo.lanes;
-  sparrow_simd_asm_t *code = malloc(sizeof(*code));
-  if (code == NULL) {
-    set_msg(msg, msg_len, "%s: host out of memory", info->name);
-    return SPARROW_OPS_E_NOMEM;
-  }
-  sparrow_ops_simd_job_t job;
-  sparrow_ops_status_t ost = sparrow_ops_simd_job(op, lanes, m, n, code, &job);
+  sparrow_ops_fabric_t fabric;
+  uint64_t dram_bytes = 0;
+  sparrow_ops_status_t ost = sparrow_ops_exec_device(dev, &fabric, &dram_bytes, msg, msg_len);
   if (ost != SPARROW_OPS_OK) {
-    char why[120];
-    sparrow_simd_asm_status_t ast = sparrow_simd_asm_check(code, why, sizeof(why));
-    set_msg(msg, msg_len, "%s: no program for %ux%u on %u lanes (%s: %s)", info->name, m, n, lanes,
-            sparrow_simd_asm_status_name(ast), why);
-    free(code);
     return ost;
   }
-  // Buffers: one per stream; the stream's tensors lie tensor_bytes apart in it.
-  simd_buffers_t buf;
-  memset(&buf, 0, sizeof(buf));
-  const sparrow_ops_simd_stream_t *streams[] = {&job.in[0], &job.in[1], &job.out};
-  uint64_t total = 0, largest = 0;
-  for (int i = 0; i <= (int)SPARROW_OPS_SIMD_INPUTS; ++i) {
-    buf.bytes[i] = (uint64_t)streams[i]->tensors * streams[i]->tensor_bytes;
-    total += buf.bytes[i];
-    largest = buf.bytes[i] > largest ? buf.bytes[i] : largest;
+  sparrow_ops_exec_t exec;
+  ost = sparrow_ops_simd_prepare(&fabric, op, m, n, in, &exec, msg, msg_len);
+  if (ost != SPARROW_OPS_OK) {
+    return ost;
   }
-  if (total > dinfo.dram_bytes) {
-    set_msg(msg, msg_len, "%s %ux%u needs %llu bytes of device memory, the device has %llu",
-            info->name, m, n, (unsigned long long)total, (unsigned long long)dinfo.dram_bytes);
-    free(code);
-    return SPARROW_OPS_E_UNSUPPORTED;
-  }
-  buf.image = malloc((size_t)largest);
-  if (buf.image == NULL) {
-    set_msg(msg, msg_len, "%s: host out of memory", info->name);
-    free(code);
-    return SPARROW_OPS_E_NOMEM;
-  }
-  for (int i = 0; i <= (int)SPARROW_OPS_SIMD_INPUTS && ost == SPARROW_OPS_OK; ++i) {
-    if (buf.bytes[i] == 0) {
-      continue;
-    }
-    if ((st = sparrow_alloc(dev, buf.bytes[i], &buf.addr[i])) != SPARROW_OK) {
-      ost = device_fail(dev, st, "alloc", msg, msg_len);
-      break;
-    }
-    buf.have[i] = 1;
-    if (i < (int)SPARROW_OPS_SIMD_INPUTS) {
-      sparrow_ops_simd_pack(info->in_shape[i], lanes, m, n, in[i], buf.image);
-      if ((st = sparrow_write(dev, buf.addr[i], buf.image, buf.bytes[i])) != SPARROW_OK) {
-        ost = device_fail(dev, st, "write input", msg, msg_len);
-      }
-    }
+  char name[64];
+  snprintf(name, sizeof(name), "%s %ux%u", info->name, m, n);
+  ost = sparrow_ops_exec_fits(&exec, dram_bytes, name, msg, msg_len);
+  if (ost == SPARROW_OPS_OK) {
+    ost = sparrow_ops_exec_run(dev, &exec, stats, msg, msg_len);
   }
   if (ost == SPARROW_OPS_OK) {
-    const uint64_t in_addr[SPARROW_OPS_SIMD_INPUTS] = {buf.addr[0], buf.addr[1]};
-    ost = sparrow_ops_simd_exec(dev, &job, in_addr, buf.addr[2], stats, msg, msg_len);
+    sparrow_ops_simd_finish(&exec, op, m, n, out);
   }
-  if (ost == SPARROW_OPS_OK) {
-    if ((st = sparrow_read(dev, buf.addr[2], buf.image, buf.bytes[2])) != SPARROW_OK) {
-      ost = device_fail(dev, st, "read output", msg, msg_len);
-    } else {
-      for (uint32_t j = 0; j < info->outputs; ++j) {
-        const uint32_t *image = buf.image + (size_t)(j * job.out.tensor_bytes / 4u);
-        sparrow_ops_simd_unpack(info->out_shape[j], lanes, m, n, image, out[j]);
-      }
-    }
-  }
-  release(dev, &buf);
-  free(code);
+  sparrow_ops_exec_free(&exec);
   return ost;
 }

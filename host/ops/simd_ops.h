@@ -90,6 +90,19 @@ sparrow_ops_status_t sparrow_ops_simd(sparrow_dev_t *dev, sparrow_ops_simd_op_t 
                                       sparrow_ops_simd_stats_t *stats, char *msg, size_t msg_len)
     __attribute__((warn_unused_result));
 
+// The operator as a one-job executor (nn_exec.h), for dataflow sections (df_section.h): buffer i
+// holds input i packed from in[i] (IN), the next buffer the outputs (OUT, interleaved as above).
+// sparrow_ops_simd_finish unpacks the outputs from the executor's images. sparrow_ops_simd is
+// prepare, sparrow_ops_exec_run and finish.
+struct sparrow_ops_exec;
+sparrow_ops_status_t sparrow_ops_simd_prepare(const sparrow_ops_fabric_t *fabric,
+                                              sparrow_ops_simd_op_t op, uint32_t m, uint32_t n,
+                                              const uint32_t *const *in,
+                                              struct sparrow_ops_exec *exec, char *msg,
+                                              size_t msg_len) __attribute__((warn_unused_result));
+void sparrow_ops_simd_finish(const struct sparrow_ops_exec *exec, sparrow_ops_simd_op_t op,
+                             uint32_t m, uint32_t n, uint32_t *const *out);
+
 // The GELU macros the operators use (docs/simd.md): dst = gelu(x) and dst = dy * gelu'(x), in
 // the golden order of sparrow_ref_gelu_golden / _bwd_golden. dst may equal x (and dy).
 void sparrow_simd_gelu(sparrow_simd_asm_t *as, uint32_t dst, uint32_t x);
