@@ -9,7 +9,7 @@ HOST_OPS_OBJS := $(OBJ)/host/ops/gemm.o $(OBJ)/host/ops/program.o $(OBJ)/host/op
 HOST_RUN_OBJS := $(OBJ)/host/ops/gemm_run.o $(OBJ)/host/ops/sparse_run.o
 HOST_REF_OBJS := $(OBJ)/host/ref/gemm_ref.o $(OBJ)/host/ref/sparse_ref.o
 HOST_CLI_OBJS := $(addprefix $(OBJ)/host/cli/,main.o cmd_info.o cmd_kernel.o cmd_devices.o json.o \
-                   log.o cmd_bench.o)
+                   log.o cmd_bench.o outfiles.o)
 
 $(OBJ)/host/%.o: CFLAGS += $(HOST_INC)
 $(OBJ)/tests/unit/test_ops%.o: CFLAGS += $(HOST_INC) -Isim/model

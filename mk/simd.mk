@@ -9,7 +9,8 @@
 
 SIMD_ASM_OBJS := $(OBJ)/host/ops/simd_asm.o $(OBJ)/host/ops/simd_special.o
 SIMD_OPS_OBJS := $(SIMD_ASM_OBJS) $(OBJ)/host/ops/simd_run.o $(OBJ)/host/ops/simd_ops.o \
-                 $(OBJ)/host/ops/nn_exec.o $(OBJ)/host/ops/df_section.o $(OBJ)/host/ref/simd_ref.o
+                 $(OBJ)/host/ops/nn_exec.o $(OBJ)/host/ops/df_section.o $(OBJ)/host/ops/df_plan.o \
+                 $(OBJ)/host/ref/simd_ref.o
 SIMD_CLI_OBJS := $(OBJ)/host/cli/cmd_kernel_simd.o
 
 $(BIN)/sparrow: $(SIMD_CLI_OBJS) $(SIMD_OPS_OBJS)

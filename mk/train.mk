@@ -2,7 +2,8 @@
 #
 # The GPT trainer (docs/training.md): the library host/train (data, the CPU reference GPT, AdamW,
 # checkpoints, the training loop and its backend interface), the chip backend and the device
-# selection, the `sparrow train` and `sparrow sample` commands, and the trainer's unit tests
+# selection, the `sparrow train`, `sparrow sample` and `sparrow bench --study` commands (the
+# execution-mode study trains one step per configuration), and the trainer's unit tests
 # (tests/unit/test_train_*.c). The library proper (TRAIN_OBJS, what the unit suites link) uses the
 # mask generators of the ops library (host/ops/mask.c) and nothing else of host/ops or sim/; the
 # chip backend (TRAIN_DEV_OBJS) uses the ops library and the driver, which the sparrow executable
@@ -11,7 +12,7 @@
 TRAIN_OBJS := $(addprefix $(OBJ)/host/train/,common.o data.o layers.o gpt.o adamw.o \
                 backend_ref.o trainer.o ckpt.o) $(OBJ)/host/ops/mask.o
 TRAIN_DEV_OBJS := $(addprefix $(OBJ)/host/train/,backend.o backend_chip.o)
-TRAIN_CLI_OBJS := $(OBJ)/host/cli/cmd_train.o $(OBJ)/host/cli/cmd_sample.o
+TRAIN_CLI_OBJS := $(addprefix $(OBJ)/host/cli/,cmd_train.o cmd_sample.o cmd_study.o)
 TRAIN_INC := -Ihost/train
 
 # -O3 vectorizes the reference's independent loops (about 30% faster training on the host); the
@@ -35,7 +36,7 @@ $(TBIN)/test_train_%: $(OBJ)/tests/unit/test_train_%.o $(TRAIN_OBJS)
 # operator (host/ops/op_*.c on the executor nn_exec.c), the SIMD runner and assembler, and the
 # references whose constants the operators use (host/ref/*_ref.c).
 TRAIN_CHIP_TEST_OBJS := $(TRAIN_DEV_OBJS) $(TRAIN_OBJS) $(HOST_RUN_OBJS) $(HOST_OPS_OBJS) \
-    $(addprefix $(OBJ)/host/ops/,simd_asm.o simd_special.o simd_run.o simd_ops.o nn_exec.o df_section.o) \
+    $(addprefix $(OBJ)/host/ops/,simd_asm.o simd_special.o simd_run.o simd_ops.o nn_exec.o df_section.o df_plan.o) \
     $(patsubst %.c,$(OBJ)/%.o,$(wildcard host/ops/op_*.c host/ref/*_ref.c)) $(FP_MODEL_OBJS) \
     $(DRIVER_LIB)
 UNIT_TESTS += $(TBIN)/test_train_chip

@@ -8,9 +8,13 @@
 #   2. the block-sparse benchmark (`sparrow bench`, configuration M, RTL fabric): dense GEMMs
 #      against spmm, spmm_t and sddmm at densities 1 .. 1/16 (docs/results.md); this is the long
 #      part (many minutes: the RTL simulates about 1e7 MAC/s);
-#   3. binary32 vectors per second through the RTL units.
+#   3. the execution-mode study (`sparrow bench --study`, configuration M, RTL fabric): one
+#      training step of the wide and of the micro preset at sparsity 0, 0.75, 0.875 in modes kbk
+#      and df (docs/results.md); also long (six RTL training steps per preset);
+#   4. binary32 vectors per second through the RTL units.
 # Results go to build/bench/ (one JSON line per GEMM run in gemm.jsonl; sparse.json, sparse.csv,
-# sparse.md and sparse.png from the sparse benchmark).
+# sparse.md and sparse.png from the sparse benchmark; study-PRESET.json and study-PRESET/ from the
+# study).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,6 +70,18 @@ for t in d["targets"]:
     print(f"target {t['op']} at density {t['density']:.4g}: {t['speedup']:.2f}x "
           f"(want {t['want']:.1f}x) {'met' if t['met'] else 'MISSED'}")
 PY
+
+echo "== execution modes: KBK against DF at sparsity 0, 0.75, 0.875 (RTL, configuration M)"
+# `sparrow bench --study`: one training step per configuration, six per preset (docs/results.md,
+# "Execution-mode study"), wide then micro. The JSON object goes to study-PRESET.json, the files to
+# study-PRESET/; the Markdown table and the targets are printed. A missed target is reported, not an
+# error; a failed run or a KBK/DF difference is.
+for preset in wide micro; do
+  build/bin/sparrow bench --study --preset "$preset" --device "${STUDY_DEVICE:-sim}" \
+    --out "$out/study-$preset" --json >"$out/study-$preset.json"
+  cat "$out/study-$preset/study.md"
+  echo
+done
 
 echo "== binary32 vectors through the RTL units"
 count="${COUNT:-4000000}"

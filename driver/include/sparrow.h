@@ -145,9 +145,18 @@ const char *sparrow_describe(const sparrow_dev_t *dev);
 // The watchdog sparrow_run launches with: cycles without any stream or DRAM beat.
 #define SPARROW_RUN_WATCHDOG_CYCLES 1000000u
 
-// load + launch + wait + counters in one call.
+// load + launch + wait + counters in one call. counters may be NULL; they are read from the device
+// either way and added to the handle's totals (sparrow_totals) when the launch completes.
 sparrow_status_t sparrow_run(sparrow_dev_t *dev, const uint64_t *entries, size_t count,
                              uint32_t timeout_ms, sparrow_counters_t *counters, uint32_t *fp_status)
+    __attribute__((warn_unused_result));
+
+// The cumulative counters of this handle: the field-by-field sum (cycles, DRAM bytes read and
+// written, macs, and busy[u] / stall[u] of every unit) of the counters of every launch that
+// sparrow_run completed since sparrow_open. units is the largest unit count those launches reported
+// (0 before the first). A launch that failed, and one made with sparrow_launch / sparrow_wait
+// directly, is not in them. Host-side: no exchange with the device, and RESET does not clear them.
+sparrow_status_t sparrow_totals(sparrow_dev_t *dev, sparrow_counters_t *out)
     __attribute__((warn_unused_result));
 
 #ifdef __cplusplus

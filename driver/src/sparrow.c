@@ -44,6 +44,10 @@ struct sparrow_dev {
   uint8_t *rx;
   char error[SPARROW_MSG_BYTES];
   char broken_msg[SPARROW_MSG_BYTES];
+  // The field-by-field sum of the counters of every launch sparrow_run completed since
+  // sparrow_open (sparrow_totals): host-side, so RESET and the device's own clearing at each
+  // launch do not touch it.
+  sparrow_counters_t totals;
 };
 
 static sparrow_status_t fail(sparrow_dev_t *dev, sparrow_status_t status, const char *fmt, ...)
@@ -646,6 +650,22 @@ sparrow_status_t sparrow_query_status(sparrow_dev_t *dev, sparrow_device_state_t
   return SPARROW_OK;
 }
 
+// Adds one launch's counters to the handle's totals (the only place they grow).
+static void add_to_totals(sparrow_dev_t *dev, const sparrow_counters_t *c) {
+  sparrow_counters_t *t = &dev->totals;
+  t->cycles += c->cycles;
+  t->dram_rd_bytes += c->dram_rd_bytes;
+  t->dram_wr_bytes += c->dram_wr_bytes;
+  t->macs += c->macs;
+  if (c->units > t->units) {
+    t->units = c->units;
+  }
+  for (uint32_t u = 0; u < c->units; u++) {
+    t->busy[u] += c->busy[u];
+    t->stall[u] += c->stall[u];
+  }
+}
+
 sparrow_status_t sparrow_run(sparrow_dev_t *dev, const uint64_t *entries, size_t count,
                              uint32_t timeout_ms, sparrow_counters_t *counters,
                              uint32_t *fp_status) {
@@ -656,8 +676,25 @@ sparrow_status_t sparrow_run(sparrow_dev_t *dev, const uint64_t *entries, size_t
   if (status == SPARROW_OK) {
     status = sparrow_wait(dev, timeout_ms, fp_status);
   }
-  if (status == SPARROW_OK && counters != NULL) {
-    status = sparrow_counters(dev, counters);
+  // The counters are read even when the caller does not want them: the totals need every launch.
+  sparrow_counters_t local;
+  sparrow_counters_t *c = counters != NULL ? counters : &local;
+  if (status == SPARROW_OK) {
+    status = sparrow_counters(dev, c);
+  }
+  if (status == SPARROW_OK) {
+    add_to_totals(dev, c);
   }
   return status;
+}
+
+sparrow_status_t sparrow_totals(sparrow_dev_t *dev, sparrow_counters_t *out) {
+  if (dev == NULL) {
+    return SPARROW_E_ARG;
+  }
+  if (out == NULL) {
+    return fail(dev, SPARROW_E_ARG, "totals: NULL argument");
+  }
+  *out = dev->totals;
+  return SPARROW_OK;
 }

@@ -25,6 +25,11 @@ int sparrow_cli_info(int argc, char **argv);
 int sparrow_cli_kernel(int argc, char **argv);
 int sparrow_cli_devices(int argc, char **argv);
 int sparrow_cli_bench(int argc, char **argv);
+// sparrow train, sparrow sample (cmd_train.c, cmd_sample.c) and sparrow bench --study
+// (cmd_study.c; argv as bench got it: the study skips its --study).
+int sparrow_cli_train(int argc, char **argv);
+int sparrow_cli_sample(int argc, char **argv);
+int sparrow_cli_study(int argc, char **argv);
 
 // One operator run on an open device and checked, as `sparrow kernel` and `sparrow bench` do it
 // (cmd_kernel.c). Inputs come from the seed (docs/ops.md, "Checks and tolerances").
@@ -82,5 +87,12 @@ bool sparrow_cli_parse_u64(const char *opt, const char *text, uint64_t lo, uint6
 
 // Wall-clock seconds from a monotonic clock.
 double sparrow_cli_now(void);
+
+// Output files (outfiles.c). mkdir -p: 0 when path is (now) a directory, else -1 with errno set.
+int sparrow_cli_mkdir_p(const char *path);
+// Runs gnuplot on script in folder dir (NULL: the current one), after the commands defs (NULL:
+// none; gnuplot -e, e.g. "out='x.png'"). gnuplot's output goes to stderr. True when it ran and
+// exited 0.
+bool sparrow_cli_gnuplot(const char *dir, const char *script, const char *defs);
 
 #endif  // SPARROW_HOST_CLI_CLI_H_

@@ -9,12 +9,12 @@
 // Every run is checked (bit-exact against the golden order). It prints cycles, utilization of the
 // performed work, DRAM bytes (weights and total) and the speedup over the matching dense GEMM, and
 // writes sparse.csv, sparse.md and sparse.png (gnuplot) to --out (default build/bench).
+// `sparrow bench --study` is another benchmark, the execution-mode study (cmd_study.c).
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../../sim/model/sparrow_fp.h"
 #include "cli.h"
@@ -80,27 +80,6 @@ static int parse_bench(int argc, char **argv, bench_args_t *args) {
     }
   }
   return SPARROW_CLI_EXIT_OK;
-}
-
-// mkdir -p for the output folder.
-static int make_dirs(const char *path) {
-  char buf[1024];
-  size_t len = strlen(path);
-  if (len == 0 || len >= sizeof(buf)) {
-    return -1;
-  }
-  memcpy(buf, path, len + 1);
-  for (size_t i = 1; i <= len; ++i) {
-    if (buf[i] == '/' || buf[i] == '\0') {
-      char saved = buf[i];
-      buf[i] = '\0';
-      if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-        return -1;
-      }
-      buf[i] = saved;
-    }
-  }
-  return 0;
 }
 
 static FILE *open_out(const char *dir, const char *name, char *path, size_t path_len) {
@@ -213,17 +192,7 @@ static int write_plot(const char *dir, const char *device, const bench_row_t *ro
           "unset multiplot\n",
           png, device, data, data, data, data, data, data);
   fclose(f);
-  char cmd[1200];
-  snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>&1", script);
-  FILE *p = popen(cmd, "r");
-  if (p == NULL) {
-    return -1;
-  }
-  char line[256];
-  while (fgets(line, sizeof(line), p) != NULL) {
-    fprintf(stderr, "gnuplot: %s", line);
-  }
-  return pclose(p) == 0 ? 0 : -1;
+  return sparrow_cli_gnuplot(NULL, script, NULL) ? 0 : -1;
 }
 
 static void json_row(FILE *out, const bench_row_t *r, int first) {
@@ -265,6 +234,11 @@ static const bench_row_t *find_row(const bench_row_t *rows, size_t n, const char
 }
 
 int sparrow_cli_bench(int argc, char **argv) {
+  for (int i = 0; i < argc; ++i) {
+    if (strcmp(argv[i], "--study") == 0) {
+      return sparrow_cli_study(argc, argv);  // the execution-mode study (cmd_study.c)
+    }
+  }
   bench_args_t args;
   int rc = parse_bench(argc, argv, &args);
   if (rc != SPARROW_CLI_EXIT_OK) {
@@ -276,7 +250,7 @@ int sparrow_cli_bench(int argc, char **argv) {
                       why);
     return SPARROW_CLI_EXIT_FAIL;
   }
-  if (make_dirs(args.out) != 0) {
+  if (sparrow_cli_mkdir_p(args.out) != 0) {
     sparrow_cli_error("bench: cannot create %s: %s", args.out, strerror(errno));
     return SPARROW_CLI_EXIT_FAIL;
   }

@@ -23,6 +23,7 @@ typedef struct sample_args {
   const char *ckpt;
   const char *prompt;
   const char *device;
+  sparrow_train_mode_t mode;  // (sampling gives the same text in either mode)
   uint64_t tokens, seed;
   double temperature;
 } sample_args_t;
@@ -30,6 +31,7 @@ typedef struct sample_args {
 static int parse_sample(int argc, char **argv, sample_args_t *a) {
   memset(a, 0, sizeof(*a));
   a->device = SPARROW_CLI_DEFAULT_DEVICE;
+  a->mode = SPARROW_TRAIN_MODE_KBK;
   a->tokens = SAMPLE_DEFAULT_TOKENS;
   a->seed = 1;
   a->temperature = 1.0;
@@ -47,6 +49,10 @@ static int parse_sample(int argc, char **argv, sample_args_t *a) {
         return SPARROW_CLI_EXIT_USAGE;
       }
       a->device = value;
+    } else if (sparrow_cli_opt(argc, argv, &i, "--mode", &value)) {
+      if (!sparrow_cli_train_parse_mode(value, &a->mode)) {
+        return SPARROW_CLI_EXIT_USAGE;
+      }
     } else if (sparrow_cli_opt(argc, argv, &i, "--prompt", &value)) {
       if (value == NULL) {
         sparrow_cli_error("--prompt needs a value");
@@ -148,7 +154,7 @@ static int run_sample(const sample_args_t *a) {
   if (rc != SPARROW_CLI_EXIT_OK) {
     sparrow_cli_error("out of memory");
   } else {
-    rc = sparrow_cli_train_open_backend(a->device, c, &ck.run.adamw, &be);
+    rc = sparrow_cli_train_open_backend(a->device, c, &ck.run.adamw, a->mode, &be);
   }
   if (rc == SPARROW_CLI_EXIT_OK &&
       be.ops->load(be.impl, ck.params, NULL, NULL, ck.masks_active ? ck.masks : NULL, msg,

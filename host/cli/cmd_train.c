@@ -3,17 +3,16 @@
 // sparrow train: trains a GPT (docs/training.md). The loop is host/train's (trainer.h); this file
 // turns options into a run, and the run into outputs: a progress bar or plain lines on stderr,
 // metrics.csv, loss.png (gnuplot), summary.json and checkpoint.bin in the output directory, and
-// with --json one JSON object on stdout.
+// with --json one JSON object on stdout. It also holds the helpers of cmd_train.h that sparrow
+// sample and sparrow bench --study share with it (model, data, backend).
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,15 +26,20 @@
 #define TRAIN_DEFAULT_STEPS 1000u
 #define TRAIN_MAX_STEPS 100000000u
 #define CKPT_NAME "checkpoint.bin"
-#define PATH_LEN 4096
+#define PATH_LEN SPARROW_CLI_PATH_LEN
 
-// Dimension overrides, in the order of the table below.
-enum { DIM_LAYERS, DIM_HEADS, DIM_WIDTH, DIM_CONTEXT, DIM_BATCH, DIM_BLOCK, DIMS };
-static const char *const kDimOpts[DIMS] = {"--layers",  "--heads", "--width",
-                                           "--context", "--batch", "--block"};
+// Dimension overrides, in the order of cmd_train.h's SPARROW_CLI_DIM_*, and their ranges.
+static const struct {
+  const char *name;
+  uint64_t lo, hi;
+} kDimOpts[SPARROW_CLI_DIMS] = {
+    {"--layers", 1, 64},    {"--heads", 1, 64},  {"--width", 1, 4096},
+    {"--context", 1, 2048}, {"--batch", 1, 512}, {"--block", 1, 4096},
+};
 
 typedef struct train_args {
-  const char *preset;
+  sparrow_cli_model_opts_t model;  // --preset and the dimension overrides
+  sparrow_train_mode_t mode;
   const char *device;
   const char *data;
   const char *out;
@@ -46,8 +50,6 @@ typedef struct train_args {
   double check_tol;  // the gradients' tolerance of --check (0: the documented one)
   uint32_t density_den;
   sparrow_train_mask_kind_t mask_kind;
-  uint64_t dims[DIMS];
-  bool dims_set[DIMS];
   bool json;
 } train_args_t;
 
@@ -78,11 +80,93 @@ void sparrow_cli_train_build_dir(char *out, size_t len) {
 }
 
 int sparrow_cli_train_open_backend(const char *device, const sparrow_gpt_config_t *config,
-                                   const sparrow_adamw_t *adamw, sparrow_train_backend_t *backend) {
+                                   const sparrow_adamw_t *adamw, sparrow_train_mode_t mode,
+                                   sparrow_train_backend_t *backend) {
   char msg[512] = "";
   sparrow_train_status_t st =
-      sparrow_train_backend_open(device, config, adamw, backend, msg, sizeof(msg));
+      sparrow_train_backend_open(device, config, adamw, mode, backend, msg, sizeof(msg));
   if (st != SPARROW_TRAIN_OK) {
+    sparrow_cli_error("%s", msg);
+    return SPARROW_CLI_EXIT_FAIL;
+  }
+  return SPARROW_CLI_EXIT_OK;
+}
+
+bool sparrow_cli_train_parse_mode(const char *value, sparrow_train_mode_t *mode) {
+  char msg[256] = "";
+  if (value == NULL) {
+    sparrow_cli_error("--mode needs a value (kbk or df)");
+    return false;
+  }
+  if (sparrow_train_mode_parse(value, mode, msg, sizeof(msg)) != SPARROW_TRAIN_OK) {
+    sparrow_cli_error("--mode: %s", msg);
+    return false;
+  }
+  return true;
+}
+
+bool sparrow_cli_train_dim_opt(int argc, char **argv, int *i, sparrow_cli_model_opts_t *opts,
+                               bool *matched) {
+  *matched = false;
+  for (int d = 0; d < SPARROW_CLI_DIMS; d++) {
+    const char *value = NULL;
+    if (sparrow_cli_opt(argc, argv, i, kDimOpts[d].name, &value)) {
+      *matched = true;
+      if (!sparrow_cli_parse_u64(kDimOpts[d].name, value, kDimOpts[d].lo, kDimOpts[d].hi,
+                                 &opts->dims[d])) {
+        return false;
+      }
+      opts->dims_set[d] = true;
+      return true;
+    }
+  }
+  return true;
+}
+
+int sparrow_cli_train_model(const sparrow_cli_model_opts_t *opts, const sparrow_train_data_t *data,
+                            sparrow_gpt_config_t *model) {
+  if (!sparrow_gpt_preset(opts->preset, model)) {
+    sparrow_cli_error("--preset: unknown preset '%s' (micro, small, wide)", opts->preset);
+    return SPARROW_CLI_EXIT_USAGE;
+  }
+  uint32_t *dims[SPARROW_CLI_DIMS] = {&model->n_layer, &model->n_head, &model->n_embd,
+                                      &model->n_ctx,   &model->batch,  &model->block};
+  for (int d = 0; d < SPARROW_CLI_DIMS; d++) {
+    if (opts->dims_set[d]) {
+      *dims[d] = (uint32_t)opts->dims[d];
+    }
+  }
+  model->vocab = data != NULL ? data->vocab : 1;
+  if (model->block > 0) {
+    model->vocab_padded = (model->vocab + model->block - 1) / model->block * model->block;
+  }
+  char msg[512] = "";
+  if (sparrow_gpt_config_check(model, msg, sizeof(msg)) != SPARROW_TRAIN_OK) {
+    sparrow_cli_error("model: %s", msg);
+    return SPARROW_CLI_EXIT_USAGE;
+  }
+  return SPARROW_CLI_EXIT_OK;
+}
+
+int sparrow_cli_train_load_data(const char *path, uint32_t context, sparrow_train_data_t *data,
+                                char *used, size_t len) {
+  char msg[768] = "";
+  if (path == NULL) {
+    char build[PATH_LEN];
+    sparrow_cli_train_build_dir(build, sizeof(build));
+    if (snprintf(used, len, "%s/data/kjv.txt", build) >= (int)len) {
+      sparrow_cli_error("the default corpus's path under '%s' is too long", build);
+      return SPARROW_CLI_EXIT_FAIL;
+    }
+    if (sparrow_train_data_default_corpus(used, msg, sizeof(msg)) != SPARROW_TRAIN_OK) {
+      sparrow_cli_error("%s", msg);
+      return SPARROW_CLI_EXIT_FAIL;
+    }
+  } else if (snprintf(used, len, "%s", path) >= (int)len) {
+    sparrow_cli_error("--data: the path is too long");
+    return SPARROW_CLI_EXIT_USAGE;
+  }
+  if (sparrow_train_data_load(used, context, data, msg, sizeof(msg)) != SPARROW_TRAIN_OK) {
     sparrow_cli_error("%s", msg);
     return SPARROW_CLI_EXIT_FAIL;
   }
@@ -131,7 +215,8 @@ static bool parse_sparsity(const char *text, uint32_t *den) {
 
 static int parse_train(int argc, char **argv, train_args_t *a) {
   memset(a, 0, sizeof(*a));
-  a->preset = TRAIN_DEFAULT_PRESET;
+  a->model.preset = TRAIN_DEFAULT_PRESET;
+  a->mode = SPARROW_TRAIN_MODE_KBK;
   a->device = SPARROW_CLI_DEFAULT_DEVICE;
   a->steps = TRAIN_DEFAULT_STEPS;
   a->seed = 1;
@@ -151,19 +236,14 @@ static int parse_train(int argc, char **argv, train_args_t *a) {
       {"--ckpt-every", 1, UINT32_MAX, &a->ckpt_every, &a->ckpt_set},
       {"--val-batches", 1, 100000, &a->val_batches, &a->val_set},
       {"--dense-steps", 0, TRAIN_MAX_STEPS, &a->dense_steps, &a->dense_set},
-      {kDimOpts[DIM_LAYERS], 1, 64, &a->dims[DIM_LAYERS], &a->dims_set[DIM_LAYERS]},
-      {kDimOpts[DIM_HEADS], 1, 64, &a->dims[DIM_HEADS], &a->dims_set[DIM_HEADS]},
-      {kDimOpts[DIM_WIDTH], 1, 4096, &a->dims[DIM_WIDTH], &a->dims_set[DIM_WIDTH]},
-      {kDimOpts[DIM_CONTEXT], 1, 2048, &a->dims[DIM_CONTEXT], &a->dims_set[DIM_CONTEXT]},
-      {kDimOpts[DIM_BATCH], 1, 512, &a->dims[DIM_BATCH], &a->dims_set[DIM_BATCH]},
-      {kDimOpts[DIM_BLOCK], 1, 4096, &a->dims[DIM_BLOCK], &a->dims_set[DIM_BLOCK]},
   };
   struct {
     const char *name;
     const char **value;
   } str_opts[] = {
-      {"--preset", &a->preset}, {"--device", &a->device}, {"--data", &a->data},
-      {"--out", &a->out},       {"--resume", &a->resume},
+      {"--preset", &a->model.preset}, {"--device", &a->device},
+      {"--data", &a->data},           {"--out", &a->out},
+      {"--resume", &a->resume},
   };
   bool preset_set = false;
   for (int i = 0; i < argc; ++i) {
@@ -172,6 +252,9 @@ static int parse_train(int argc, char **argv, train_args_t *a) {
     if (strcmp(argv[i], "--json") == 0) {
       a->json = true;
       continue;
+    }
+    if (!sparrow_cli_train_dim_opt(argc, argv, &i, &a->model, &matched)) {
+      return SPARROW_CLI_EXIT_USAGE;
     }
     for (size_t k = 0; k < sizeof(u64_opts) / sizeof(u64_opts[0]) && !matched; k++) {
       if (sparrow_cli_opt(argc, argv, &i, u64_opts[k].name, &value)) {
@@ -208,6 +291,10 @@ static int parse_train(int argc, char **argv, train_args_t *a) {
       if (!parse_f64("--check-tol", value, 1e-12, 1.0, &a->check_tol)) {
         return SPARROW_CLI_EXIT_USAGE;
       }
+    } else if (sparrow_cli_opt(argc, argv, &i, "--mode", &value)) {
+      if (!sparrow_cli_train_parse_mode(value, &a->mode)) {
+        return SPARROW_CLI_EXIT_USAGE;
+      }
     } else if (sparrow_cli_opt(argc, argv, &i, "--sparsity", &value)) {
       if (!parse_sparsity(value, &a->density_den)) {
         return SPARROW_CLI_EXIT_USAGE;
@@ -229,7 +316,8 @@ static int parse_train(int argc, char **argv, train_args_t *a) {
     }
   }
   if (a->resume != NULL) {
-    // A resumed run is the checkpoint's run: only what does not change its arithmetic may be given.
+    // A resumed run is the checkpoint's run: only what does not change its arithmetic may be given
+    // (--mode may: kbk and df compute the same bits).
     const char *fixed = preset_set        ? "--preset"
                         : a->seed_set     ? "--seed"
                         : a->lr_set       ? "--lr"
@@ -238,9 +326,9 @@ static int parse_train(int argc, char **argv, train_args_t *a) {
                         : a->dense_set    ? "--dense-steps"
                         : a->val_set      ? "--val-batches"
                                           : NULL;
-    for (int d = 0; d < DIMS && fixed == NULL; d++) {
-      if (a->dims_set[d]) {
-        fixed = kDimOpts[d];
+    for (int d = 0; d < SPARROW_CLI_DIMS && fixed == NULL; d++) {
+      if (a->model.dims_set[d]) {
+        fixed = kDimOpts[d].name;
       }
     }
     if (fixed != NULL) {
@@ -265,8 +353,7 @@ static int parse_train(int argc, char **argv, train_args_t *a) {
   return SPARROW_CLI_EXIT_OK;
 }
 
-// The preset a model matches, or "custom".
-static const char *preset_of(const sparrow_gpt_config_t *c) {
+const char *sparrow_cli_train_preset_of(const sparrow_gpt_config_t *c) {
   static const char *const kNames[] = {"micro", "small", "wide"};
   for (size_t i = 0; i < sizeof(kNames) / sizeof(kNames[0]); i++) {
     sparrow_gpt_config_t p;
@@ -279,32 +366,11 @@ static const char *preset_of(const sparrow_gpt_config_t *c) {
   return "custom";
 }
 
-static int mkdir_p(const char *path) {
-  char buf[PATH_LEN];
-  if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  for (char *p = buf + 1; *p != '\0'; p++) {
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-        return -1;
-      }
-      *p = '/';
-    }
-  }
-  if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-    return -1;
-  }
-  return 0;
-}
-
 // build/train/<preset>-<date>-<time>, with -2, -3 ... when that exists already.
 static bool make_run_dir(const char *build, const char *preset, char *out, size_t len) {
   char parent[PATH_LEN + 16];
   snprintf(parent, sizeof(parent), "%s/train", build);
-  if (mkdir_p(parent) != 0) {
+  if (sparrow_cli_mkdir_p(parent) != 0) {
     sparrow_cli_error("cannot create '%s': %s", parent, strerror(errno));
     return false;
   }
@@ -395,19 +461,7 @@ static void plot_losses(const char *dir, const char *title) {
           "     '' using 1:3 every ::1 with linespoints pt 7 ps 0.6 title 'validation'\n",
           title);
   fclose(f);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(dir) == 0) {
-      int devnull = open("/dev/null", O_WRONLY);
-      if (devnull >= 0) {
-        dup2(devnull, 1);
-      }
-      execlp("gnuplot", "gnuplot", "loss.gp", (char *)NULL);
-    }
-    _exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (!sparrow_cli_gnuplot(dir, "loss.gp", NULL)) {
     sparrow_cli_log(
         "warning: gnuplot failed or is missing (Debian's gnuplot-nox; 'sudo make "
         "deps'): no loss.png; the curve is in metrics.csv");
@@ -478,6 +532,7 @@ static void progress_show(progress_t *p, uint64_t step, float loss, float val, b
 typedef struct run_out {
   const char *preset;
   const char *device;
+  sparrow_train_mode_t mode;
   const char *dir;
   const char *ckpt;
   const sparrow_train_run_t *run;
@@ -487,6 +542,9 @@ typedef struct run_out {
   float val_loss;
   uint64_t checks, checks_failed;
   sparrow_train_counters_t counters;
+  // Over this invocation's launches (the backend's counters; a resumed run's earlier part is not
+  // in them): average PCU utilization and the fraction of cycles the DRAM port was busy.
+  double pcu_util, dram_busy;
   double wall_s;
   uint64_t tokens;
 } run_out_t;
@@ -531,7 +589,7 @@ static void write_summary(FILE *out, const run_out_t *r) {
   sparrow_json_begin(&json, out);
   sparrow_json_str(&json, "preset", r->preset);
   sparrow_json_str(&json, "device", r->device);
-  sparrow_json_str(&json, "mode", "kbk");
+  sparrow_json_str(&json, "mode", sparrow_train_mode_name(r->mode));
   sparrow_json_u64(&json, "steps", r->last_step);
   sparrow_json_u64(&json, "first_step", r->first_step);
   sparrow_json_u64(&json, "total_steps", run->steps);
@@ -559,6 +617,8 @@ static void write_summary(FILE *out, const run_out_t *r) {
   sparrow_json_u64(&json, "checks_failed", r->checks_failed);
   sparrow_json_u64(&json, "cycles", r->counters.cycles);
   sparrow_json_u64(&json, "dram_bytes", r->counters.dram_bytes);
+  sparrow_json_f64(&json, "pcu_util", r->pcu_util);
+  sparrow_json_f64(&json, "dram_busy", r->dram_busy);
   write_kind_object(&json, "cycles_by_op", r->counters.kind_cycles);
   write_kind_object(&json, "dram_bytes_by_op", r->counters.kind_dram_bytes);
   sparrow_json_f64(&json, "wall_s", r->wall_s);
@@ -614,26 +674,9 @@ static void free_state(train_state_t *s) {
 static int build_run(const train_args_t *a, const sparrow_train_data_t *data,
                      sparrow_train_run_t *run) {
   sparrow_train_run_defaults(run);
-  if (!sparrow_gpt_preset(a->preset, &run->model)) {
-    sparrow_cli_error("--preset: unknown preset '%s' (micro, small, wide)", a->preset);
-    return SPARROW_CLI_EXIT_USAGE;
-  }
-  uint32_t *dims[DIMS] = {&run->model.n_layer, &run->model.n_head, &run->model.n_embd,
-                          &run->model.n_ctx,   &run->model.batch,  &run->model.block};
-  for (int d = 0; d < DIMS; d++) {
-    if (a->dims_set[d]) {
-      *dims[d] = (uint32_t)a->dims[d];
-    }
-  }
-  run->model.vocab = data != NULL ? data->vocab : 1;
-  if (run->model.block > 0) {
-    run->model.vocab_padded =
-        (run->model.vocab + run->model.block - 1) / run->model.block * run->model.block;
-  }
-  char msg[512] = "";
-  if (sparrow_gpt_config_check(&run->model, msg, sizeof(msg)) != SPARROW_TRAIN_OK) {
-    sparrow_cli_error("model: %s", msg);
-    return SPARROW_CLI_EXIT_USAGE;
+  int rc = sparrow_cli_train_model(&a->model, data, &run->model);
+  if (rc != SPARROW_CLI_EXIT_OK) {
+    return rc;
   }
   run->seed = a->seed;
   run->steps = a->steps;
@@ -673,34 +716,23 @@ static int run_train(train_args_t *a) {
     }
     s.have_ckpt = true;
   }
-  // 2. The data: --data, or the default corpus (generated once under build/data).
-  char corpus[PATH_LEN + 16];
-  const char *data_path = a->data;
-  if (data_path == NULL) {
-    snprintf(corpus, sizeof(corpus), "%s/data/kjv.txt", build);
-    st = sparrow_train_data_default_corpus(corpus, msg, sizeof(msg));
-    if (st != SPARROW_TRAIN_OK) {
-      sparrow_cli_error("%s", msg);
-      free_state(&s);
-      return SPARROW_CLI_EXIT_FAIL;
-    }
-    data_path = corpus;
-  }
+  // 2. The dimensions, checked before reading any data; then the data: --data, or the default
+  // corpus (generated once under build/data).
   sparrow_train_run_t run;
   if (s.have_ckpt) {
     run = s.ckpt.run;
   } else {
-    rc = build_run(a, NULL, &run);  // the dimensions, checked before reading any data
+    rc = build_run(a, NULL, &run);
     if (rc != SPARROW_CLI_EXIT_OK) {
       free_state(&s);
       return rc;
     }
   }
-  st = sparrow_train_data_load(data_path, run.model.n_ctx, &s.data, msg, sizeof(msg));
-  if (st != SPARROW_TRAIN_OK) {
-    sparrow_cli_error("%s", msg);
+  char data_path[PATH_LEN + 16];
+  rc = sparrow_cli_train_load_data(a->data, run.model.n_ctx, &s.data, data_path, sizeof(data_path));
+  if (rc != SPARROW_CLI_EXIT_OK) {
     free_state(&s);
-    return SPARROW_CLI_EXIT_FAIL;
+    return rc;
   }
   s.have_data = true;
   if (!s.have_ckpt) {
@@ -734,7 +766,7 @@ static int run_train(train_args_t *a) {
     }
   }
   // 3. Backend and trainer.
-  if (sparrow_cli_train_open_backend(a->device, &run.model, &run.adamw, &s.backend) !=
+  if (sparrow_cli_train_open_backend(a->device, &run.model, &run.adamw, a->mode, &s.backend) !=
       SPARROW_CLI_EXIT_OK) {
     free_state(&s);
     return SPARROW_CLI_EXIT_FAIL;
@@ -755,15 +787,15 @@ static int run_train(train_args_t *a) {
         "there is nothing to compare (0 checks)");
   }
   if (checking) {
-    if (sparrow_cli_train_open_backend("ref", &run.model, &run.adamw, &s.ref) !=
-        SPARROW_CLI_EXIT_OK) {
+    if (sparrow_cli_train_open_backend("ref", &run.model, &run.adamw, SPARROW_TRAIN_MODE_KBK,
+                                       &s.ref) != SPARROW_CLI_EXIT_OK) {
       free_state(&s);
       return SPARROW_CLI_EXIT_FAIL;
     }
     s.have_ref = true;
   }
   // 4. Outputs.
-  const char *preset = preset_of(&run.model);
+  const char *preset = sparrow_cli_train_preset_of(&run.model);
   char dir[PATH_LEN];
   if (a->out != NULL) {
     if (snprintf(dir, sizeof(dir), "%s", a->out) >= (int)sizeof(dir)) {
@@ -771,7 +803,7 @@ static int run_train(train_args_t *a) {
       free_state(&s);
       return SPARROW_CLI_EXIT_USAGE;
     }
-    if (mkdir_p(dir) != 0) {
+    if (sparrow_cli_mkdir_p(dir) != 0) {
       sparrow_cli_error("cannot create output directory '%s': %s", dir, strerror(errno));
       free_state(&s);
       return SPARROW_CLI_EXIT_FAIL;
@@ -811,7 +843,7 @@ static int run_train(train_args_t *a) {
   sparrow_cli_log(
       "train: %s (%u layers, %u heads, width %u, context %u, batch %u), %zu "
       "parameters, vocabulary %u (padded %u), sparsity %g%s, steps %llu..%llu of "
-      "%llu, device %s, data %s (%llu bytes), out %s",
+      "%llu, device %s (mode %s), data %s (%llu bytes), out %s",
       preset, run.model.n_layer, run.model.n_head, run.model.n_embd, run.model.n_ctx,
       run.model.batch, s.tr.layout.n_params, run.model.vocab, run.model.vocab_padded,
       1.0 - 1.0 / run.density_den,
@@ -819,7 +851,7 @@ static int run_train(train_args_t *a) {
       : run.mask_kind == SPARROW_TRAIN_MASK_RANDOM ? " (random masks)"
                                                    : " (magnitude masks)",
       (unsigned long long)first, (unsigned long long)total, (unsigned long long)total, a->device,
-      data_path, (unsigned long long)s.data.n, dir);
+      sparrow_train_mode_name(a->mode), data_path, (unsigned long long)s.data.n, dir);
 
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
@@ -917,6 +949,7 @@ static int run_train(train_args_t *a) {
   double wall_s = sparrow_cli_now() - prog.start;
   run_out_t out = {.preset = preset,
                    .device = a->device,
+                   .mode = a->mode,
                    .dir = dir,
                    .ckpt = ckpt_path,
                    .run = &s.tr.run,
@@ -930,6 +963,12 @@ static int run_train(train_args_t *a) {
                    .wall_s = wall_s,
                    .tokens = (s.tr.step + 1 - first) * tokens_per_step};
   sparrow_trainer_counters(&s.tr, &out.counters);
+  sparrow_train_counters_t own;
+  s.backend.ops->counters(s.backend.impl, &own);
+  if (own.cycles > 0 && own.tiles > 0) {
+    out.pcu_util = (double)own.pcu_busy / ((double)own.tiles * (double)own.cycles);
+    out.dram_busy = (double)own.dram_busy / (double)own.cycles;
+  }
   fclose(s.metrics);
   s.metrics = NULL;
   // A failed check stops the run (exit 1) but still reports it: summary.json and the JSON line

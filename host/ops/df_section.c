@@ -160,8 +160,8 @@ static sparrow_ops_status_t check_links(const sparrow_df_section_t *sec, uint32_
       }
       readers++;
       if (to->in_off[i] != 0 || !same_geometry(&to->simd.in[i], &from->simd.out)) {
-        set_msg(msg, msg_len, "%s: link %u: step %u reads the rows in another layout", sec->name,
-                k, l->to_step);
+        set_msg(msg, msg_len, "%s: link %u: step %u reads the rows in another layout", sec->name, k,
+                l->to_step);
         return SPARROW_OPS_E_ARG;
       }
     }
@@ -174,9 +174,8 @@ static sparrow_ops_status_t check_links(const sparrow_df_section_t *sec, uint32_
   return SPARROW_OPS_OK;
 }
 
-static sparrow_ops_status_t lay_out(const sparrow_df_section_t *sec,
-                                    const sparrow_ops_fabric_t *f, lay_t *lay, char *msg,
-                                    size_t msg_len) {
+static sparrow_ops_status_t lay_out(const sparrow_df_section_t *sec, const sparrow_ops_fabric_t *f,
+                                    lay_t *lay, char *msg, size_t msg_len) {
   if (sec == NULL || f == NULL || lay == NULL || f->lanes == 0 || f->tiles == 0 ||
       f->tiles > SPARROW_MAX_TILES) {
     set_msg(msg, msg_len, "dataflow section: bad argument");
@@ -342,7 +341,7 @@ typedef struct build {
   const lay_t *lay;
   const uint64_t (*addr)[SPARROW_OPS_EXEC_MAX_BUFS];
   sparrow_ops_prog_t *prog;
-  uint64_t est;                                  // of the launch being built
+  uint64_t est;                                     // of the launch being built
   sparrow_ops_exec_load_t load[SPARROW_MAX_TILES];  // of the phase being built
 } build_t;
 
@@ -463,7 +462,8 @@ static sparrow_ops_agen_t pmu_agen(const stream_ref_t *r, uint32_t chunk_rows, u
                                    uint32_t passes) {
   const sparrow_ops_simd_stream_t *s = r->s;
   if (r->place == PLACE_BROADCAST) {
-    sparrow_ops_agen_t g = {r->region, {s->tensors, s->beats, passes, rows}, {(int32_t)s->beats, 1, 0, 0}};
+    sparrow_ops_agen_t g = {
+        r->region, {s->tensors, s->beats, passes, rows}, {(int32_t)s->beats, 1, 0, 0}};
     return g;
   }
   sparrow_ops_agen_t g = {r->region,
@@ -532,8 +532,8 @@ static sparrow_ops_prog_status_t emit_simd(build_t *b, uint32_t s, uint32_t t, u
     walk.seg[seg] = sparrow_simd_asm_seg_reg(j->code, seg, lay->origin[s]);
   }
   TRY(sparrow_ops_prog_pcu_simd(b->prog, t, &walk));
-  load->pcu += sparrow_ops_exec_simd_groups(j->code, lay->fabric.lanes, rows, j->simd.beats,
-                                            j->simd.passes);
+  load->pcu +=
+      sparrow_ops_exec_simd_groups(j->code, lay->fabric.lanes, rows, j->simd.beats, j->simd.passes);
   return SPARROW_OPS_PROG_OK;
 }
 
@@ -608,7 +608,8 @@ static sparrow_ops_status_t build_launch(build_t *b, uint32_t *next,
   if (*next == first) {
     return SPARROW_OPS_E_UNSUPPORTED;  // not even one chunk fits a program
   }
-  if (emit_unroute(b) != SPARROW_OPS_PROG_OK || sparrow_ops_prog_end(b->prog) != SPARROW_OPS_PROG_OK) {
+  if (emit_unroute(b) != SPARROW_OPS_PROG_OK ||
+      sparrow_ops_prog_end(b->prog) != SPARROW_OPS_PROG_OK) {
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   *est += b->est + (uint64_t)b->prog->count * MODEL_ENTRY_CYCLES;
@@ -810,7 +811,8 @@ sparrow_ops_status_t sparrow_df_section_run(sparrow_dev_t *dev, const sparrow_df
     const sparrow_ops_exec_t *e = section->step[s].exec;
     for (uint32_t i = 0; i < e->nbufs && st == SPARROW_OPS_OK; ++i) {
       if (use->read[s][i]) {
-        sparrow_status_t ds = sparrow_read(dev, addr[s][i], e->buf[i].image, (size_t)e->buf[i].bytes);
+        sparrow_status_t ds =
+            sparrow_read(dev, addr[s][i], e->buf[i].image, (size_t)e->buf[i].bytes);
         if (ds != SPARROW_OK) {
           st = device_fail(dev, ds, "read", e->buf[i].name, msg, msg_len);
         }

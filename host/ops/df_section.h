@@ -63,10 +63,10 @@ typedef struct sparrow_df_section {
 
 // How a section was laid out on a fabric (for tests, docs and the study).
 typedef struct sparrow_df_layout {
-  uint32_t chunk_rows;     // rows per tile per chunk
-  uint32_t pmu_lines;      // PMU lines the section uses (broadcasts + one chunk of linked rows)
-  uint32_t onchip_bufs;    // linked buffers (in the PMU)
-  uint32_t kept_bufs;      // of them, also written to DRAM
+  uint32_t chunk_rows;   // rows per tile per chunk
+  uint32_t pmu_lines;    // PMU lines the section uses (broadcasts + one chunk of linked rows)
+  uint32_t onchip_bufs;  // linked buffers (in the PMU)
+  uint32_t kept_bufs;    // of them, also written to DRAM
   uint32_t broadcast_bufs;
   bool programs_resident;  // every step's program loaded once per launch
 } sparrow_df_layout_t;

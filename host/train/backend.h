@@ -10,6 +10,12 @@
 //         constants of the step (learning rate, bias corrections). counters() reports the
 //         simulated cycles and DRAM bytes the fabric counted for every operator.
 //
+// A chip backend runs in an execution mode (sparrow_train_mode_t): kbk, kernel by kernel (every
+// operator reads its operands from DRAM and writes its results back), or df, dataflow (a block's
+// operators fused into on-chip sections). The two give bit-identical results by contract; only the
+// counters differ. Until the dataflow path lands, df runs the kbk path (docs/training.md,
+// "Execution modes"). The reference has no modes and ignores it.
+//
 // The state a backend holds: the parameters, the AdamW moments m and v (same layout,
 // sparrow_gpt_layout_t), the block masks, and the last forward's activations and gradients.
 
@@ -40,12 +46,32 @@ typedef enum sparrow_train_op_kind {
 // "embedding", "layernorm", ... (the JSON keys of the breakdown).
 const char *sparrow_train_op_kind_name(sparrow_train_op_kind_t kind);
 
+// How the chip backend runs a step (see the top of this file).
+typedef enum sparrow_train_mode {
+  SPARROW_TRAIN_MODE_KBK = 0,  // kernel by kernel
+  SPARROW_TRAIN_MODE_DF = 1,   // dataflow: fused on-chip sections
+} sparrow_train_mode_t;
+
+// "kbk" or "df" (the CLI's --mode values and the JSON's "mode"); "?" for anything else.
+const char *sparrow_train_mode_name(sparrow_train_mode_t mode);
+// Parses "kbk" or "df"; anything else is E_ARG with a message naming the two.
+sparrow_train_status_t sparrow_train_mode_parse(const char *text, sparrow_train_mode_t *mode,
+                                                char *msg, size_t msg_len)
+    __attribute__((warn_unused_result));
+
 typedef struct sparrow_train_counters {
   uint64_t cycles;      // simulated fabric cycles (0 on the reference)
   uint64_t dram_bytes;  // device DRAM bytes read + written (0 on the reference)
   // The same, per kind of operator (they sum to the totals).
   uint64_t kind_cycles[SPARROW_TRAIN_OP_KINDS];
   uint64_t kind_dram_bytes[SPARROW_TRAIN_OP_KINDS];
+  // From the driver's totals (sparrow_totals) over every launch since the backend was opened; all
+  // 0 on the reference. Average PCU utilization = pcu_busy / (tiles * cycles); the fraction of
+  // cycles the DRAM port is busy = dram_busy / cycles.
+  uint64_t pcu_busy;   // busy cycles (a beat moved) summed over the device's PCUs
+  uint64_t dram_busy;  // cycles the DRAM port is occupied: ceil((read + written bytes) / dram_bw),
+                       // computed once from the totals (dram_bw: bytes per cycle, sparrow_info)
+  uint32_t tiles;      // PCUs on the device (one per tile)
 } sparrow_train_counters_t;
 
 typedef struct sparrow_train_backend_ops {
@@ -80,12 +106,11 @@ typedef struct sparrow_train_backend {
 } sparrow_train_backend_t;
 
 // Opens the backend for device: "ref" is the CPU reference; any other string is a libsparrow device
-// URI (driver/include/sparrow.h) and opens the chip backend on it.
-sparrow_train_status_t sparrow_train_backend_open(const char *device,
-                                                  const sparrow_gpt_config_t *config,
-                                                  const sparrow_adamw_t *adamw,
-                                                  sparrow_train_backend_t *backend, char *msg,
-                                                  size_t msg_len)
+// URI (driver/include/sparrow.h) and opens the chip backend on it, in execution mode mode (the
+// reference ignores it; a value that is not a mode is E_ARG).
+sparrow_train_status_t sparrow_train_backend_open(
+    const char *device, const sparrow_gpt_config_t *config, const sparrow_adamw_t *adamw,
+    sparrow_train_mode_t mode, sparrow_train_backend_t *backend, char *msg, size_t msg_len)
     __attribute__((warn_unused_result));
 
 // Whether device can train, without opening anything: OK for "ref"; for a device, OK when the ops
@@ -103,11 +128,9 @@ sparrow_train_status_t sparrow_train_backend_ref_open(const sparrow_gpt_config_t
     __attribute__((warn_unused_result));
 
 // The chip backend itself: opens the device (sparrow_open) and checks that the model fits it.
-sparrow_train_status_t sparrow_train_backend_chip_open(const char *device,
-                                                       const sparrow_gpt_config_t *config,
-                                                       const sparrow_adamw_t *adamw,
-                                                       sparrow_train_backend_t *backend, char *msg,
-                                                       size_t msg_len)
+sparrow_train_status_t sparrow_train_backend_chip_open(
+    const char *device, const sparrow_gpt_config_t *config, const sparrow_adamw_t *adamw,
+    sparrow_train_mode_t mode, sparrow_train_backend_t *backend, char *msg, size_t msg_len)
     __attribute__((warn_unused_result));
 // OK when the chip backend can run a training step, else E_UNSUPPORTED naming what is missing.
 sparrow_train_status_t sparrow_train_backend_chip_check(const char *device, char *msg,

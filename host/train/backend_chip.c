@@ -81,6 +81,9 @@ typedef struct chip_impl {
   uint32_t *opt_p, *opt_g, *opt_m, *opt_v;
   sparrow_train_counters_t counters;
   sparrow_train_op_kind_t kind;  // the kind the next operator's counters are added to
+  // The execution mode the backend was opened in (backend.h). Until the dataflow path lands, df
+  // runs the kbk path below: the documented interim behaviour (docs/training.md).
+  sparrow_train_mode_t mode;
 } chip_impl_t;
 
 // ---------------------------------------------------------------------------------------------
@@ -833,9 +836,22 @@ static sparrow_train_status_t chip_step(void *impl, float lr, uint64_t t, float 
   return st;
 }
 
+// The operators' counters, and from the driver's totals (every launch on this handle) the PCUs'
+// busy cycles and the DRAM port's occupancy.
 static void chip_counters(void *impl, sparrow_train_counters_t *out) {
   const chip_impl_t *ci = impl;
   *out = ci->counters;
+  out->tiles = ci->info.tiles;
+  sparrow_counters_t t;
+  if (sparrow_totals(ci->dev, &t) != SPARROW_OK) {
+    return;  // (only for a NULL handle, which an open backend never has)
+  }
+  // Units: AGCUs 0..tiles-1, then PMUs, then PCUs (docs/fabric.md, "Control block and CSRs").
+  for (uint32_t u = 2 * ci->info.tiles; u < 3 * ci->info.tiles && u < t.units; u++) {
+    out->pcu_busy += t.busy[u];
+  }
+  uint64_t bytes = t.dram_rd_bytes + t.dram_wr_bytes, bw = ci->info.dram_bw;
+  out->dram_busy = bw > 0 ? (bytes + bw - 1) / bw : 0;
 }
 
 static void free_layers(chip_impl_t *ci) {
@@ -996,17 +1012,16 @@ sparrow_train_status_t sparrow_train_backend_chip_check(const char *device, char
                             device);
 }
 
-sparrow_train_status_t sparrow_train_backend_chip_open(const char *device,
-                                                       const sparrow_gpt_config_t *config,
-                                                       const sparrow_adamw_t *adamw,
-                                                       sparrow_train_backend_t *backend, char *msg,
-                                                       size_t msg_len) {
+sparrow_train_status_t sparrow_train_backend_chip_open(
+    const char *device, const sparrow_gpt_config_t *config, const sparrow_adamw_t *adamw,
+    sparrow_train_mode_t mode, sparrow_train_backend_t *backend, char *msg, size_t msg_len) {
   chip_impl_t *ci = calloc(1, sizeof(*ci));
   if (ci == NULL) {
     return sparrow_train_fail(SPARROW_TRAIN_E_NOMEM, msg, msg_len, "chip backend: out of memory");
   }
   ci->c = *config;
   ci->adamw = *adamw;
+  ci->mode = mode;
   sparrow_train_status_t st = sparrow_gpt_layout_init(config, &ci->layout, msg, msg_len);
   if (st != SPARROW_TRAIN_OK) {
     free(ci);

@@ -184,6 +184,30 @@ const char *sparrow_train_op_kind_name(sparrow_train_op_kind_t kind) {
   return (unsigned)kind < SPARROW_TRAIN_OP_KINDS ? kNames[kind] : "?";
 }
 
+const char *sparrow_train_mode_name(sparrow_train_mode_t mode) {
+  switch (mode) {
+    case SPARROW_TRAIN_MODE_KBK:
+      return "kbk";
+    case SPARROW_TRAIN_MODE_DF:
+      return "df";
+  }
+  return "?";
+}
+
+sparrow_train_status_t sparrow_train_mode_parse(const char *text, sparrow_train_mode_t *mode,
+                                                char *msg, size_t msg_len) {
+  static const sparrow_train_mode_t kModes[] = {SPARROW_TRAIN_MODE_KBK, SPARROW_TRAIN_MODE_DF};
+  for (size_t i = 0; text != NULL && i < sizeof(kModes) / sizeof(kModes[0]); i++) {
+    if (strcmp(text, sparrow_train_mode_name(kModes[i])) == 0) {
+      *mode = kModes[i];
+      return SPARROW_TRAIN_OK;
+    }
+  }
+  return sparrow_train_fail(SPARROW_TRAIN_E_ARG, msg, msg_len,
+                            "mode '%s' is neither kbk (kernel by kernel) nor df (dataflow)",
+                            text != NULL ? text : "");
+}
+
 void sparrow_train_backend_close(sparrow_train_backend_t *backend) {
   if (backend == NULL || backend->ops == NULL) {
     return;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "df_plan.h"
 #include "df_section.h"
 #include "nn_exec.h"
 #include "simd_ops.h"
@@ -141,11 +142,11 @@ static void check_residual_layernorm(const char *uri, uint32_t m, uint32_t c, ui
   ck_assert_uint_eq(df.dram_wr_bytes, want_wr);
   uint64_t df_bytes = df.dram_rd_bytes + df.dram_wr_bytes;
   ck_assert(df_bytes < kbk_bytes);
-  printf("  %s %ux%u: section exact; %u chunk rows, %u launch(es); DRAM %llu B vs %llu B kernel by "
-         "kernel; %llu vs %llu cycles\n",
-         uri, m, c, lay.chunk_rows, df.launches, (unsigned long long)df_bytes,
-         (unsigned long long)kbk_bytes, (unsigned long long)df.cycles,
-         (unsigned long long)kbk_cycles);
+  printf(
+      "  %s %ux%u: section exact; %u chunk rows, %u launch(es); DRAM %llu B vs %llu B kernel by "
+      "kernel; %llu vs %llu cycles\n",
+      uri, m, c, lay.chunk_rows, df.launches, (unsigned long long)df_bytes,
+      (unsigned long long)kbk_bytes, (unsigned long long)df.cycles, (unsigned long long)kbk_cycles);
   sparrow_ops_exec_free(&e_bias);
   sparrow_ops_exec_free(&e_res);
   sparrow_ops_exec_free(&e_ln);
@@ -266,17 +267,19 @@ START_TEST(test_launch_split_and_refusals) {
   uint32_t chunks = (m / fab.tiles + lay.chunk_rows - 1u) / lay.chunk_rows;
   ck_assert_uint_gt(chunks, 2);
   sparrow_ops_programs_t progs;
-  ck_assert_msg(sparrow_df_section_build(&sec, &fab, (const uint64_t(*)[SPARROW_OPS_EXEC_MAX_BUFS])addr,
-                                         &progs, NULL, msg, sizeof(msg)) == SPARROW_OPS_OK,
-                "%s", msg);
+  ck_assert_msg(
+      sparrow_df_section_build(&sec, &fab, (const uint64_t(*)[SPARROW_OPS_EXEC_MAX_BUFS])addr,
+                               &progs, NULL, msg, sizeof(msg)) == SPARROW_OPS_OK,
+      "%s", msg);
   size_t one_launch = progs.lengths[0];
   ck_assert_uint_eq(progs.count, 1);
   sparrow_ops_programs_free(&progs);
   // Program memory for about half of it: more launches, each with its own preamble.
   fab.prog_entries = (uint32_t)(one_launch / 2u);
-  ck_assert_msg(sparrow_df_section_build(&sec, &fab, (const uint64_t(*)[SPARROW_OPS_EXEC_MAX_BUFS])addr,
-                                         &progs, NULL, msg, sizeof(msg)) == SPARROW_OPS_OK,
-                "%s", msg);
+  ck_assert_msg(
+      sparrow_df_section_build(&sec, &fab, (const uint64_t(*)[SPARROW_OPS_EXEC_MAX_BUFS])addr,
+                               &progs, NULL, msg, sizeof(msg)) == SPARROW_OPS_OK,
+      "%s", msg);
   ck_assert_uint_gt(progs.count, 1);
   for (size_t i = 0; i < progs.count; ++i) {
     ck_assert_uint_le(progs.lengths[i], fab.prog_entries);
@@ -284,31 +287,35 @@ START_TEST(test_launch_split_and_refusals) {
   sparrow_ops_programs_free(&progs);
   // Too little for one chunk.
   fab.prog_entries = 40;
-  ck_assert_int_eq(sparrow_df_section_build(&sec, &fab,
-                                            (const uint64_t(*)[SPARROW_OPS_EXEC_MAX_BUFS])addr,
-                                            &progs, NULL, msg, sizeof(msg)),
-                   SPARROW_OPS_E_UNSUPPORTED);
+  ck_assert_int_eq(
+      sparrow_df_section_build(&sec, &fab, (const uint64_t(*)[SPARROW_OPS_EXEC_MAX_BUFS])addr,
+                               &progs, NULL, msg, sizeof(msg)),
+      SPARROW_OPS_E_UNSUPPORTED);
   ck_assert_msg(strstr(msg, "program entries") != NULL, "%s", msg);
   fab.prog_entries = 1024;
 
   // A link backwards, a link into a buffer the step does not read, a step walking other rows.
   sparrow_df_section_t bad = sec;
   bad.link[0] = (sparrow_df_link_t){1, e_res.job[0].out_buf, 0, 0, false};
-  ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)), SPARROW_OPS_E_ARG);
+  ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)),
+                   SPARROW_OPS_E_ARG);
   ck_assert_msg(strstr(msg, "earlier step") != NULL, "%s", msg);
   bad = sec;
   bad.link[1].to_buf = e_ln.job[0].out_buf;
-  ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)), SPARROW_OPS_E_ARG);
+  ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)),
+                   SPARROW_OPS_E_ARG);
   sparrow_ops_exec_t e_short;
   ck_assert(sparrow_ops_simd_prepare(&fab, SPARROW_OPS_BIAS_ADD, m - 1u, c, in0, &e_short, msg,
                                      sizeof(msg)) == SPARROW_OPS_OK);
   bad = sec;
   bad.step[0].exec = &e_short;
-  ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)), SPARROW_OPS_E_ARG);
+  ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)),
+                   SPARROW_OPS_E_ARG);
   ck_assert_msg(strstr(msg, "rows") != NULL, "%s", msg);
   bad = sec;
   bad.step[1].exec = &e_bias;
-  ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)), SPARROW_OPS_E_ARG);
+  ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)),
+                   SPARROW_OPS_E_ARG);
   // Rows too wide for a PMU: one row of the two linked tensors needs more lines than it has.
   sparrow_ops_fabric_t small = fab;
   small.pmu_words = 256;  // 64 lines: one row of the two linked tensors needs 100
@@ -337,6 +344,69 @@ START_TEST(test_launch_split_and_refusals) {
 }
 END_TEST
 
+// The block plan for a non-default width, head count and context: every operator once, in order;
+// the row-wise chains fused with the right tensors on chip and kept; a PMU too small for the MLP's
+// rows cuts that section.
+static uint32_t count_fused(const sparrow_df_plan_t *p) {
+  uint32_t n = 0;
+  for (uint32_t s = 0; s < p->nstages; ++s) {
+    n += p->stage[s].fused;
+  }
+  return n;
+}
+
+START_TEST(test_block_plan) {
+  sparrow_ops_fabric_t fab = {2, 4, 4096, 1024, 16, 64, 100};
+  sparrow_df_shape_t shape = {2, 48, 96, 3, 4, true, false};
+  sparrow_df_plan_t kbk, df;
+  char msg[200] = "";
+  ck_assert(sparrow_df_plan_block(&shape, &fab, SPARROW_DF_MODE_KBK, &kbk, msg, sizeof(msg)) ==
+            SPARROW_OPS_OK);
+  ck_assert(sparrow_df_plan_block(&shape, &fab, SPARROW_DF_MODE_DF, &df, msg, sizeof(msg)) ==
+            SPARROW_OPS_OK);
+  ck_assert_uint_eq(kbk.nnodes, df.nnodes);
+  ck_assert_uint_eq(kbk.nnodes, 15u + 16u);  // first block: layernorm 1 here; not the last
+  ck_assert_uint_eq(kbk.nstages, kbk.nnodes);
+  ck_assert_uint_eq(count_fused(&kbk), 0);
+  ck_assert_mem_eq(kbk.node, df.node, sizeof(kbk.node[0]) * kbk.nnodes);
+  uint32_t next = 0;
+  for (uint32_t s = 0; s < df.nstages; ++s) {
+    ck_assert_uint_eq(df.stage[s].first, next);
+    next += df.stage[s].count;
+  }
+  ck_assert_uint_eq(next, df.nnodes);
+  // Forward: ln1, qkv bias, attention out (3 operators), mlp in (2), mlp out (3); backward: the
+  // two layernorm dx + residual joins.
+  ck_assert_uint_eq(count_fused(&df), 7);
+  char text[4096];
+  ck_assert_uint_lt(sparrow_df_plan_describe(&df, text, sizeof(text)), sizeof(text));
+  printf("%s", text);
+  ck_assert_ptr_nonnull(strstr(text,
+                               "bias_add(attproj) proj_mm:[proj] -> residual_add "
+                               "x,[proj]:[resid2]* -> layernorm(ln2) [resid2]*:ln2"));
+  ck_assert_ptr_nonnull(strstr(text, "bias_add(fc) fc_mm:[fch]* -> gelu [fch]*:fchg"));
+  ck_assert_ptr_nonnull(strstr(text,
+                               "residual_add resid2,[fcproj]:[resid3]* -> "
+                               "layernorm(ln_next) [resid3]*:ln_next"));
+  ck_assert_ptr_nonnull(strstr(text,
+                               "layernorm_bwd_dx(ln1) x,d_ln1:[d_ln1_x] -> residual_add "
+                               "d_resid2,[d_ln1_x]:d_x"));
+  // 4C = 384 columns are 96 lines a row on 4 lanes: a PMU of 64 lines cannot hold one, so the MLP's
+  // first section is cut to its bias add alone (still a section: the bias is a broadcast).
+  fab.pmu_words = 256;
+  ck_assert(sparrow_df_plan_block(&shape, &fab, SPARROW_DF_MODE_DF, &df, msg, sizeof(msg)) ==
+            SPARROW_OPS_OK);
+  sparrow_df_plan_describe(&df, text, sizeof(text));
+  ck_assert_ptr_nonnull(strstr(text, "section bias_add(fc) fc_mm:fch\n"));
+  ck_assert_ptr_nonnull(strstr(text, "kernel  gelu fch:fchg"));
+  // Bad shapes.
+  shape.heads = 5;
+  ck_assert_int_eq(sparrow_df_plan_block(&shape, &fab, SPARROW_DF_MODE_DF, &df, msg, sizeof(msg)),
+                   SPARROW_OPS_E_ARG);
+  ck_assert_ptr_nonnull(strstr(msg, "multiple of the heads"));
+}
+END_TEST
+
 static Suite *df_suite(void) {
   Suite *suite = suite_create("df_section");
   TCase *tc = tcase_create("sections");
@@ -347,6 +417,7 @@ static Suite *df_suite(void) {
   tcase_add_test(tc, test_residual_layernorm_chunks);
   tcase_add_test(tc, test_bias_gelu);
   tcase_add_test(tc, test_launch_split_and_refusals);
+  tcase_add_test(tc, test_block_plan);
   suite_add_tcase(suite, tc);
   return suite;
 }

@@ -115,6 +115,25 @@ START_TEST(test_empty_program) {
   ck_assert_uint_eq(fp, 0);
   ck_assert_uint_eq(counters.macs, 0);
   ck_assert_uint_eq(counters.dram_rd_bytes, 0);
+  // A second run: the handle's totals are the sum of the two launches' counters, over every unit
+  // (AGCUs, PMUs, PCUs: three per tile).
+  sparrow_counters_t second, totals;
+  ck_assert_int_eq(sparrow_run(dev, prog, 1, 10000, &second, &fp), SPARROW_OK);
+  ck_assert_int_eq(sparrow_totals(dev, &totals), SPARROW_OK);
+  sparrow_info_t info;
+  ck_assert_int_eq(sparrow_info(dev, &info), SPARROW_OK);
+  printf("totals of two runs: cycles %llu = %llu + %llu, units %u\n",
+         (unsigned long long)totals.cycles, (unsigned long long)counters.cycles,
+         (unsigned long long)second.cycles, totals.units);
+  ck_assert_uint_eq(totals.units, 3 * info.tiles);
+  ck_assert_uint_eq(totals.cycles, counters.cycles + second.cycles);
+  ck_assert_uint_eq(totals.dram_rd_bytes, counters.dram_rd_bytes + second.dram_rd_bytes);
+  ck_assert_uint_eq(totals.dram_wr_bytes, counters.dram_wr_bytes + second.dram_wr_bytes);
+  ck_assert_uint_eq(totals.macs, counters.macs + second.macs);
+  for (uint32_t u = 0; u < totals.units; u++) {
+    ck_assert_uint_eq(totals.busy[u], counters.busy[u] + second.busy[u]);
+    ck_assert_uint_eq(totals.stall[u], counters.stall[u] + second.stall[u]);
+  }
   sparrow_close(dev);
   assert_no_children();
 }

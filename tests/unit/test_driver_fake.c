@@ -133,6 +133,7 @@ static uint16_t handle(fake_device_t *f, uint8_t cmd, const uint8_t *req, uint32
     case kSparrowCmdLaunch:
       f->last_watchdog = sparrow_get_u32(req);
       f->launched = 1;
+      f->launches++;
       break;
     case kSparrowCmdWait:
       f->waits++;
@@ -154,15 +155,18 @@ static uint16_t handle(fake_device_t *f, uint8_t cmd, const uint8_t *req, uint32
       }
       break;
     case kSparrowCmdCounters: {
-      sparrow_put_u64(rsp, 1000);
-      sparrow_put_u64(rsp + 8, 4096);
-      sparrow_put_u64(rsp + 16, 2048);
-      sparrow_put_u64(rsp + 24, 32000);
+      // The n-th launch's counters are n times the first's, so that launches differ (the driver's
+      // totals sum them).
+      uint64_t n = f->launches > 1 ? (uint64_t)f->launches : 1;
+      sparrow_put_u64(rsp, 1000 * n);
+      sparrow_put_u64(rsp + 8, 4096 * n);
+      sparrow_put_u64(rsp + 16, 2048 * n);
+      sparrow_put_u64(rsp + 24, 32000 * n);
       sparrow_put_u32(rsp + 32, f->cfg.units);
       sparrow_put_u32(rsp + 36, 0);
       for (uint32_t u = 0; u < f->cfg.units; u++) {
-        sparrow_put_u64(rsp + 40 + 16 * u, 100 + u);
-        sparrow_put_u64(rsp + 48 + 16 * u, 200 + u);
+        sparrow_put_u64(rsp + 40 + 16 * u, (100 + u) * n);
+        sparrow_put_u64(rsp + 48 + 16 * u, (200 + u) * n);
       }
       *rsp_len = 40 + 16 * f->cfg.units;
       break;

@@ -65,6 +65,7 @@ typedef struct fake_device {
   uint64_t last_wait_cycles;
   uint32_t last_watchdog;
   int launched;
+  int launches;  // LAUNCH requests so far; COUNTERS scales its figures by max(launches, 1)
 } fake_device_t;
 
 // Starts a fake device thread on one end of a socketpair and opens a sparrow_dev_t on the other

@@ -103,6 +103,64 @@ START_TEST(test_commands) {
 }
 END_TEST
 
+// sparrow_totals: the field-by-field sum of the counters of every launch sparrow_run completed (the
+// fake's n-th launch reports n times the first launch's figures), whether or not the caller asked
+// for them; not a failed launch, not a standalone COUNTERS read, and RESET does not clear them.
+static void expect_sum(const sparrow_counters_t *t, const sparrow_counters_t *a,
+                       const sparrow_counters_t *b, const sparrow_counters_t *c) {
+  ck_assert_uint_eq(t->cycles, a->cycles + b->cycles + c->cycles);
+  ck_assert_uint_eq(t->dram_rd_bytes, a->dram_rd_bytes + b->dram_rd_bytes + c->dram_rd_bytes);
+  ck_assert_uint_eq(t->dram_wr_bytes, a->dram_wr_bytes + b->dram_wr_bytes + c->dram_wr_bytes);
+  ck_assert_uint_eq(t->macs, a->macs + b->macs + c->macs);
+  ck_assert_uint_eq(t->units, a->units);
+  for (uint32_t u = 0; u < t->units; u++) {
+    ck_assert_uint_eq(t->busy[u], a->busy[u] + b->busy[u] + c->busy[u]);
+    ck_assert_uint_eq(t->stall[u], a->stall[u] + b->stall[u] + c->stall[u]);
+  }
+}
+
+START_TEST(test_totals) {
+  fake_device_t *fake;
+  sparrow_dev_t *dev = open_fake(&(fake_config_t){.units = 5}, &fake);
+  sparrow_counters_t t, c1, c2, c3;
+  memset(&t, 0xA5, sizeof t);
+  ck_assert_int_eq(sparrow_totals(dev, &t), SPARROW_OK);
+  ck_assert_uint_eq(t.cycles + t.dram_rd_bytes + t.dram_wr_bytes + t.macs + t.units, 0);
+  ck_assert_int_eq(sparrow_totals(NULL, &t), SPARROW_E_ARG);
+  expect(dev, sparrow_totals(dev, NULL), SPARROW_E_ARG, "totals: NULL argument");
+  const uint64_t prog[] = {3ull << 60};
+  uint32_t fp = 0;
+  ck_assert_int_eq(sparrow_run(dev, prog, 1, 1000, &c1, &fp), SPARROW_OK);
+  ck_assert_int_eq(sparrow_run(dev, prog, 1, 1000, &c2, &fp), SPARROW_OK);
+  ck_assert_uint_eq(c2.cycles, 2 * c1.cycles);  // the fake's launches do differ
+  // A run whose caller does not want the counters still adds them.
+  ck_assert_int_eq(sparrow_run(dev, prog, 1, 1000, NULL, &fp), SPARROW_OK);
+  // Reading the counters again (they describe the third launch) adds nothing.
+  ck_assert_int_eq(sparrow_counters(dev, &c3), SPARROW_OK);
+  ck_assert_uint_eq(c3.cycles, 3 * c1.cycles);
+  ck_assert_int_eq(sparrow_reset(dev), SPARROW_OK);
+  ck_assert_int_eq(sparrow_totals(dev, &t), SPARROW_OK);
+  expect_sum(&t, &c1, &c2, &c3);
+  ck_assert_uint_eq(t.units, 5);
+  ck_assert_uint_eq(t.cycles, 6000);
+  ck_assert_uint_eq(t.busy[4], 6 * 104);
+  ck_assert_uint_eq(t.stall[0], 6 * 200);
+  printf("totals over 3 runs: %llu cycles, %llu + %llu DRAM bytes, %llu macs, %u units\n",
+         (unsigned long long)t.cycles, (unsigned long long)t.dram_rd_bytes,
+         (unsigned long long)t.dram_wr_bytes, (unsigned long long)t.macs, t.units);
+  sparrow_close(dev);
+  fake_stop(fake);
+
+  // A launch the fabric failed is not counted.
+  dev = open_fake(&(fake_config_t){.wait_fabric_error = 1}, &fake);
+  expect(dev, sparrow_run(dev, prog, 1, 1000, &c1, &fp), SPARROW_E_FABRIC, NULL);
+  ck_assert_int_eq(sparrow_totals(dev, &t), SPARROW_OK);
+  ck_assert_uint_eq(t.cycles + t.macs + t.units, 0);
+  sparrow_close(dev);
+  fake_stop(fake);
+}
+END_TEST
+
 START_TEST(test_bad_arguments) {
   fake_device_t *fake;
   sparrow_dev_t *dev = open_fake(&(fake_config_t){.dram_bytes = 4096}, &fake);
@@ -499,6 +557,7 @@ int main(void) {
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, test_hello_info);
   tcase_add_test(tc, test_commands);
+  tcase_add_test(tc, test_totals);
   tcase_add_test(tc, test_bad_arguments);
   tcase_add_test(tc, test_chunking);
   tcase_add_test(tc, test_program_chunking);

@@ -4,10 +4,11 @@
 // golden model, configuration S, on a small model: the distribution at one position (what
 // `sparrow sample` draws from) against the CPU reference's, a forward and backward against the
 // reference's loss and gradients, the counters (their breakdown per kind of operator sums to the
-// totals), sparse steps (the absent blocks of the weights and moments stay exactly zero), the calls
-// in the wrong order and bad arguments refused with their reasons, and devices that cannot be used.
-// The longer runs (training with checks, RTL against golden model, resume) are
-// tests/list.d/train.sh --train-chip-e2e.
+// totals; the PCUs' busy cycles and the DRAM port's occupancy come from the driver's totals),
+// sparse steps (the absent blocks of the weights and moments stay exactly zero), the execution
+// modes kbk and df bit-identical over a step, the calls in the wrong order and bad arguments
+// refused with their reasons, and devices that cannot be used. The longer runs (training with
+// checks, RTL against golden model, resume) are tests/list.d/train.sh --train-chip-e2e.
 
 #include <check.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include "backend.h"
 #include "gpt.h"
 #include "rng.h"
+#include "sparrow.h"
 
 #define DEVICE "sim:model,config=S"
 
@@ -40,11 +42,12 @@ static void open_both(sparrow_train_backend_t *chip, sparrow_train_backend_t *re
   sparrow_gpt_config_t c = small_config();
   sparrow_adamw_t hp;
   sparrow_adamw_defaults(&hp);
-  ck_assert_msg(
-      sparrow_train_backend_open(DEVICE, &c, &hp, chip, msg, sizeof(msg)) == SPARROW_TRAIN_OK, "%s",
-      msg);
-  ck_assert_int_eq(sparrow_train_backend_open("ref", &c, &hp, ref, msg, sizeof(msg)),
-                   SPARROW_TRAIN_OK);
+  ck_assert_msg(sparrow_train_backend_open(DEVICE, &c, &hp, SPARROW_TRAIN_MODE_KBK, chip, msg,
+                                           sizeof(msg)) == SPARROW_TRAIN_OK,
+                "%s", msg);
+  ck_assert_int_eq(
+      sparrow_train_backend_open("ref", &c, &hp, SPARROW_TRAIN_MODE_KBK, ref, msg, sizeof(msg)),
+      SPARROW_TRAIN_OK);
   sparrow_gpt_t *model = sparrow_train_backend_ref_model(ref);
   sparrow_gpt_init_params(&c, &model->layout, 7, model->params);
   ck_assert_int_eq(chip->ops->load(chip->impl, model->params, NULL, NULL, NULL, msg, sizeof(msg)),
@@ -150,6 +153,23 @@ START_TEST(test_step_like_reference) {
   }
   ck_assert(cyc == cnt.cycles && dram == cnt.dram_bytes);
   ck_assert(cnt.kind_cycles[SPARROW_TRAIN_OP_OPTIMIZER] == 0);  // no step yet
+  // From the driver's totals: one PCU per tile of the device, the DRAM port busy for the bytes
+  // at the device's bandwidth, and the PCUs busy, never longer than the launches lasted.
+  sparrow_dev_t *dev = NULL;
+  ck_assert_int_eq(sparrow_open(DEVICE, &dev, msg, sizeof(msg)), SPARROW_OK);
+  sparrow_info_t info;
+  ck_assert_int_eq(sparrow_info(dev, &info), SPARROW_OK);
+  sparrow_close(dev);
+  printf(
+      "counters: %llu cycles, %llu DRAM bytes, PCU busy %llu (utilization %.3f), DRAM busy "
+      "%llu cycles (%.3f)\n",
+      (unsigned long long)cnt.cycles, (unsigned long long)cnt.dram_bytes,
+      (unsigned long long)cnt.pcu_busy,
+      (double)cnt.pcu_busy / ((double)info.tiles * (double)cnt.cycles),
+      (unsigned long long)cnt.dram_busy, (double)cnt.dram_busy / (double)cnt.cycles);
+  ck_assert_uint_eq(cnt.tiles, info.tiles);
+  ck_assert_uint_eq(cnt.dram_busy, (cnt.dram_bytes + info.dram_bw - 1) / info.dram_bw);
+  ck_assert(cnt.pcu_busy > 0 && cnt.pcu_busy <= (uint64_t)cnt.tiles * cnt.cycles);
   float norm = 0.0f;
   ck_assert_int_eq(chip.ops->step(chip.impl, 1e-3f, 1, &norm, msg, sizeof(msg)), SPARROW_TRAIN_OK);
   double ref_norm = 0.0;
@@ -273,6 +293,74 @@ START_TEST(test_calls_out_of_order) {
 }
 END_TEST
 
+// The execution modes give bit-identical results (backend.h): one sparse step (density 1/2, masks
+// in force) from the same state and batch in kbk and in df mode: the same loss, gradients, gradient
+// norm, and parameters and moments after AdamW, bit for bit.
+START_TEST(test_modes_bit_identical) {
+  sparrow_gpt_config_t c = small_config();
+  sparrow_adamw_t hp;
+  sparrow_adamw_defaults(&hp);
+  sparrow_train_backend_t be[2], ref;
+  const sparrow_train_mode_t modes[2] = {SPARROW_TRAIN_MODE_KBK, SPARROW_TRAIN_MODE_DF};
+  ck_assert_int_eq(
+      sparrow_train_backend_open("ref", &c, &hp, SPARROW_TRAIN_MODE_KBK, &ref, msg, sizeof(msg)),
+      SPARROW_TRAIN_OK);
+  sparrow_gpt_t *model = sparrow_train_backend_ref_model(&ref);
+  sparrow_gpt_layout_t *layout = &model->layout;
+  size_t n = layout->n_params;
+  sparrow_gpt_init_params(&c, layout, 9, model->params);
+  uint8_t *masks = malloc(layout->mask_bytes);
+  uint64_t r = 13;
+  for (size_t i = 0; i < layout->mask_bytes; i++) {
+    masks[i] = (uint8_t)(sparrow_train_rng_next(&r) % 2);
+  }
+  sparrow_gpt_apply_masks(&c, layout, masks, model->params);
+  uint32_t in[32], tg[32];
+  for (int i = 0; i < 32; i++) {
+    in[i] = (uint32_t)(sparrow_train_rng_next(&r) % c.vocab);
+    tg[i] = (uint32_t)(sparrow_train_rng_next(&r) % c.vocab);
+  }
+  float loss[2], norm[2], *g[2], *p[2], *m[2], *v[2];
+  sparrow_train_counters_t cnt[2];
+  for (int k = 0; k < 2; k++) {
+    ck_assert_msg(sparrow_train_backend_open(DEVICE, &c, &hp, modes[k], &be[k], msg, sizeof(msg)) ==
+                      SPARROW_TRAIN_OK,
+                  "%s", msg);
+    g[k] = malloc(n * sizeof(float)), p[k] = malloc(n * sizeof(float));
+    m[k] = malloc(n * sizeof(float)), v[k] = malloc(n * sizeof(float));
+    ck_assert_int_eq(
+        be[k].ops->load(be[k].impl, model->params, NULL, NULL, masks, msg, sizeof(msg)),
+        SPARROW_TRAIN_OK);
+    ck_assert_msg(be[k].ops->forward(be[k].impl, in, tg, 2, 16, &loss[k], msg, sizeof(msg)) ==
+                      SPARROW_TRAIN_OK,
+                  "%s", msg);
+    ck_assert_int_eq(be[k].ops->backward(be[k].impl, msg, sizeof(msg)), SPARROW_TRAIN_OK);
+    ck_assert_int_eq(be[k].ops->grads(be[k].impl, g[k], msg, sizeof(msg)), SPARROW_TRAIN_OK);
+    ck_assert_int_eq(be[k].ops->step(be[k].impl, 1e-2f, 1, &norm[k], msg, sizeof(msg)),
+                     SPARROW_TRAIN_OK);
+    ck_assert_int_eq(be[k].ops->save(be[k].impl, p[k], m[k], v[k], msg, sizeof(msg)),
+                     SPARROW_TRAIN_OK);
+    be[k].ops->counters(be[k].impl, &cnt[k]);
+    printf("mode %s: loss %.9g, gradient norm %.9g, %llu cycles, %llu DRAM bytes\n",
+           sparrow_train_mode_name(modes[k]), (double)loss[k], (double)norm[k],
+           (unsigned long long)cnt[k].cycles, (unsigned long long)cnt[k].dram_bytes);
+  }
+  ck_assert_int_eq(memcmp(&loss[0], &loss[1], sizeof(float)), 0);
+  ck_assert_int_eq(memcmp(&norm[0], &norm[1], sizeof(float)), 0);
+  ck_assert_int_eq(memcmp(g[0], g[1], n * sizeof(float)), 0);
+  ck_assert_int_eq(memcmp(p[0], p[1], n * sizeof(float)), 0);
+  ck_assert_int_eq(memcmp(m[0], m[1], n * sizeof(float)), 0);
+  ck_assert_int_eq(memcmp(v[0], v[1], n * sizeof(float)), 0);
+  for (int k = 0; k < 2; k++) {
+    ck_assert(cnt[k].cycles > 0);
+    free(g[k]), free(p[k]), free(m[k]), free(v[k]);
+    sparrow_train_backend_close(&be[k]);
+  }
+  free(masks);
+  sparrow_train_backend_close(&ref);
+}
+END_TEST
+
 START_TEST(test_devices) {
   sparrow_gpt_config_t c = small_config();
   sparrow_adamw_t hp;
@@ -286,13 +374,37 @@ START_TEST(test_devices) {
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
     ck_assert_int_eq(sparrow_train_backend_check_device(ok[i], msg, sizeof(msg)), SPARROW_TRAIN_OK);
   }
-  ck_assert_int_eq(sparrow_train_backend_open("tcp:127.0.0.1:1", &c, &hp, &be, msg, sizeof(msg)),
+  ck_assert_int_eq(sparrow_train_backend_open("tcp:127.0.0.1:1", &c, &hp, SPARROW_TRAIN_MODE_KBK,
+                                              &be, msg, sizeof(msg)),
                    SPARROW_TRAIN_E_DEVICE);
   printf("%s\n", msg);
   ck_assert_ptr_nonnull(strstr(msg, "device 'tcp:127.0.0.1:1'"));
-  ck_assert_int_eq(sparrow_train_backend_open("sim:model,config=X", &c, &hp, &be, msg, sizeof(msg)),
+  ck_assert_int_eq(sparrow_train_backend_open("sim:model,config=X", &c, &hp, SPARROW_TRAIN_MODE_DF,
+                                              &be, msg, sizeof(msg)),
                    SPARROW_TRAIN_E_DEVICE);
   printf("%s\n", msg);
+  // A value that is not a mode is refused before anything is opened.
+  ck_assert_int_eq(
+      sparrow_train_backend_open(DEVICE, &c, &hp, (sparrow_train_mode_t)7, &be, msg, sizeof(msg)),
+      SPARROW_TRAIN_E_ARG);
+  printf("%s\n", msg);
+  ck_assert_ptr_nonnull(strstr(msg, "neither kbk nor df"));
+  // The modes' names and their parser.
+  sparrow_train_mode_t mode = SPARROW_TRAIN_MODE_KBK;
+  ck_assert_str_eq(sparrow_train_mode_name(SPARROW_TRAIN_MODE_KBK), "kbk");
+  ck_assert_str_eq(sparrow_train_mode_name(SPARROW_TRAIN_MODE_DF), "df");
+  ck_assert_str_eq(sparrow_train_mode_name((sparrow_train_mode_t)7), "?");
+  ck_assert_int_eq(sparrow_train_mode_parse("df", &mode, msg, sizeof(msg)), SPARROW_TRAIN_OK);
+  ck_assert_int_eq(mode, SPARROW_TRAIN_MODE_DF);
+  ck_assert_int_eq(sparrow_train_mode_parse("kbk", &mode, msg, sizeof(msg)), SPARROW_TRAIN_OK);
+  ck_assert_int_eq(mode, SPARROW_TRAIN_MODE_KBK);
+  const char *bad[] = {"DF", "", "kbk ", "dataflow", NULL};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ck_assert_int_eq(sparrow_train_mode_parse(bad[i], &mode, msg, sizeof(msg)),
+                     SPARROW_TRAIN_E_ARG);
+    ck_assert_int_eq(mode, SPARROW_TRAIN_MODE_KBK);  // untouched
+  }
+  ck_assert_str_eq(msg, "mode '' is neither kbk (kernel by kernel) nor df (dataflow)");
 }
 END_TEST
 
@@ -304,6 +416,7 @@ int main(void) {
   tcase_add_test(tc, test_step_like_reference);
   tcase_add_test(tc, test_sparse_steps_keep_masks);
   tcase_add_test(tc, test_calls_out_of_order);
+  tcase_add_test(tc, test_modes_bit_identical);
   tcase_add_test(tc, test_devices);
   suite_add_tcase(suite, tc);
   SRunner *runner = srunner_create(suite);
