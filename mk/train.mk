@@ -11,7 +11,7 @@
 
 TRAIN_OBJS := $(addprefix $(OBJ)/host/train/,common.o data.o layers.o gpt.o adamw.o \
                 backend_ref.o trainer.o ckpt.o) $(OBJ)/host/ops/mask.o
-TRAIN_DEV_OBJS := $(addprefix $(OBJ)/host/train/,backend.o backend_chip.o)
+TRAIN_DEV_OBJS := $(addprefix $(OBJ)/host/train/,backend.o backend_chip.o backend_chip_block.o)
 TRAIN_CLI_OBJS := $(addprefix $(OBJ)/host/cli/,cmd_train.o cmd_sample.o cmd_study.o)
 TRAIN_INC := -Ihost/train
 

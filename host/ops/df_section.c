@@ -423,6 +423,14 @@ static sparrow_ops_prog_status_t emit_preamble(build_t *b) {
   }
   uint32_t loads = lay->pub.programs_resident ? b->sec->nsteps : 0;
   uint32_t phases = loads > nb ? loads : nb;
+  // The PMU ports run unsynchronized: an earlier program (a GEMM's N-buffering) may have left
+  // buffer synchronization on, and config registers persist across launches.
+  for (uint32_t t = 0; t < lay->fabric.tiles; ++t) {
+    if ((lay->busy_tiles_mask & (1u << t)) != 0) {
+      TRY(sparrow_ops_prog_pmu_sync(b->prog, t, 0, 0, 1, 1, 1));
+      TRY(sparrow_ops_prog_pmu_sync(b->prog, t, 1, 0, 1, 1, 1));
+    }
+  }
   for (uint32_t p = 0; p < phases; ++p) {
     for (uint32_t t = 0; t < lay->fabric.tiles; ++t) {
       tile_routes_t routes;

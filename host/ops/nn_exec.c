@@ -296,10 +296,24 @@ static sparrow_ops_status_t run_job(sparrow_dev_t *dev, const sparrow_ops_exec_t
   return st;
 }
 
-sparrow_ops_status_t sparrow_ops_exec_run(sparrow_dev_t *dev, sparrow_ops_exec_t *exec,
-                                          sparrow_ops_simd_stats_t *stats, char *msg,
-                                          size_t msg_len) {
-  if (dev == NULL || exec == NULL || stats == NULL) {
+// Whether jobs [first, first + count) write buffer i: a runner job writes its out buffer; a custom
+// builder may write any OUT buffer.
+static bool jobs_write(const sparrow_ops_exec_t *exec, uint32_t first, uint32_t count, uint32_t i) {
+  for (uint32_t j = first; j < first + count; ++j) {
+    const sparrow_ops_exec_job_t *job = &exec->job[j];
+    if (job->build != NULL || (job->simd.out.tensors != 0 && job->out_buf == i)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+sparrow_ops_status_t sparrow_ops_exec_run_jobs(sparrow_dev_t *dev, sparrow_ops_exec_t *exec,
+                                               uint32_t first, uint32_t count,
+                                               sparrow_ops_simd_stats_t *stats, char *msg,
+                                               size_t msg_len) {
+  if (dev == NULL || exec == NULL || stats == NULL || first > exec->njobs ||
+      count > exec->njobs - first) {
     set_msg(msg, msg_len, "exec: bad argument");
     return SPARROW_OPS_E_ARG;
   }
@@ -322,12 +336,12 @@ sparrow_ops_status_t sparrow_ops_exec_run(sparrow_dev_t *dev, sparrow_ops_exec_t
       }
     }
   }
-  for (uint32_t j = 0; j < exec->njobs && st == SPARROW_OPS_OK; ++j) {
+  for (uint32_t j = first; j < first + count && st == SPARROW_OPS_OK; ++j) {
     st = run_job(dev, exec, j, addr, stats, msg, msg_len);
   }
   for (uint32_t i = 0; i < exec->nbufs && st == SPARROW_OPS_OK; ++i) {
     const sparrow_ops_exec_buf_t *b = &exec->buf[i];
-    if ((b->role & SPARROW_OPS_EXEC_OUT) != 0) {
+    if ((b->role & SPARROW_OPS_EXEC_OUT) != 0 && jobs_write(exec, first, count, i)) {
       sparrow_status_t ds = sparrow_read(dev, addr[i], b->image, (size_t)b->bytes);
       if (ds != SPARROW_OK) {
         st = device_fail(dev, ds, "read", b->name, msg, msg_len);
@@ -340,6 +354,16 @@ sparrow_ops_status_t sparrow_ops_exec_run(sparrow_dev_t *dev, sparrow_ops_exec_t
     }
   }
   return st;
+}
+
+sparrow_ops_status_t sparrow_ops_exec_run(sparrow_dev_t *dev, sparrow_ops_exec_t *exec,
+                                          sparrow_ops_simd_stats_t *stats, char *msg,
+                                          size_t msg_len) {
+  if (exec == NULL) {
+    set_msg(msg, msg_len, "exec: bad argument");
+    return SPARROW_OPS_E_ARG;
+  }
+  return sparrow_ops_exec_run_jobs(dev, exec, 0, exec->njobs, stats, msg, msg_len);
 }
 
 // The device's fabric, and a refusal when the images do not fit its memory.

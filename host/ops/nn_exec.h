@@ -129,6 +129,15 @@ sparrow_ops_status_t sparrow_ops_exec_run(sparrow_dev_t *dev, sparrow_ops_exec_t
                                           sparrow_ops_simd_stats_t *stats, char *msg,
                                           size_t msg_len) __attribute__((warn_unused_result));
 
+// The same for jobs [first, first + count) only (every buffer is allocated and every IN image
+// written; only the OUT buffers those jobs write are read back): an operator whose jobs run apart,
+// such as the layernorm backward in a dataflow section (its dx job) and as a kernel (its column
+// sums).
+sparrow_ops_status_t sparrow_ops_exec_run_jobs(sparrow_dev_t *dev, sparrow_ops_exec_t *exec,
+                                               uint32_t first, uint32_t count,
+                                               sparrow_ops_simd_stats_t *stats, char *msg,
+                                               size_t msg_len) __attribute__((warn_unused_result));
+
 // The device's fabric (sparrow_info) and its DRAM size.
 sparrow_ops_status_t sparrow_ops_exec_device(sparrow_dev_t *dev, sparrow_ops_fabric_t *fabric,
                                              uint64_t *dram_bytes, char *msg, size_t msg_len)

@@ -439,11 +439,13 @@ void sparrow_ops_layernorm_bwd_finish(const sparrow_ops_exec_t *exec, uint32_t m
                                       uint32_t *dx, uint32_t *dgamma, uint32_t *dbeta) {
   const uint32_t np = padded(c, exec->fabric.lanes);
   const uint32_t *dxi = exec->buf[2].image, *dgb = exec->buf[3].image;
-  for (uint32_t r = 0; r < m; ++r) {
+  for (uint32_t r = 0; dx != NULL && r < m; ++r) {
     memcpy(dx + (size_t)r * c, dxi + (size_t)r * np, 4u * (size_t)c);
   }
-  memcpy(dgamma, dgb, 4u * (size_t)c);
-  memcpy(dbeta, dgb + np, 4u * (size_t)c);
+  if (dgamma != NULL && dbeta != NULL) {
+    memcpy(dgamma, dgb, 4u * (size_t)c);
+    memcpy(dbeta, dgb + np, 4u * (size_t)c);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------

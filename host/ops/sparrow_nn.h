@@ -168,6 +168,7 @@ sparrow_ops_status_t sparrow_ops_layernorm_bwd_prepare(
     const sparrow_ops_fabric_t *fabric, uint32_t m, uint32_t c, const uint32_t *x,
     const uint32_t *gamma, const uint32_t *mean, const uint32_t *rstd, const uint32_t *dy,
     sparrow_ops_exec_t *exec, char *msg, size_t msg_len) __attribute__((warn_unused_result));
+// dx NULL skips dx (job 0's output), dgamma and dbeta NULL skip them (job 1's).
 void sparrow_ops_layernorm_bwd_finish(const sparrow_ops_exec_t *exec, uint32_t m, uint32_t c,
                                       uint32_t *dx, uint32_t *dgamma, uint32_t *dbeta);
 

@@ -40,6 +40,7 @@ typedef enum sparrow_train_op_kind {
   SPARROW_TRAIN_OP_LMHEAD,         // the tied LM head's three GEMMs and the embedding gradient sum
   SPARROW_TRAIN_OP_LOSS,           // softmax cross-entropy (and the softmax of sampling)
   SPARROW_TRAIN_OP_OPTIMIZER,      // the gradient norm and AdamW
+  SPARROW_TRAIN_OP_SECTION,        // fused dataflow sections (--mode df: their operators together)
   SPARROW_TRAIN_OP_KINDS
 } sparrow_train_op_kind_t;
 

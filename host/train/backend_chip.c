@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "backend_chip.h"
 #include "simd_ops.h"
 #include "sparrow.h"
 #include "sparrow_bsr.h"
@@ -37,71 +37,21 @@
 #include "sparrow_ops.h"
 #include "sparrow_sparse.h"
 
-// One layer's activations, kept from the forward for the backward (row-major, N = B*T rows).
-typedef struct chip_layer {
-  uint32_t *ln1, *ln1_mean, *ln1_rstd;  // [N, C], [N], [N]
-  uint32_t *qkv;                        // [N, 3C]
-  uint32_t *atty;                       // [N, C]
-  uint32_t *att;                        // what the attention's backward needs (its operator's)
-  uint32_t *attproj, *resid2;           // [N, C]
-  uint32_t *ln2, *ln2_mean, *ln2_rstd;  // [N, C], [N], [N]
-  uint32_t *fch, *fchg;                 // [N, 4C]
-  uint32_t *fcproj, *resid3;            // [N, C]
-} chip_layer_t;
-
-typedef struct chip_impl {
-  char *uri;
-  sparrow_dev_t *dev;
-  sparrow_info_t info;
-  sparrow_gpt_config_t c;
-  sparrow_gpt_layout_t layout;
-  sparrow_adamw_t adamw;
-  // State (binary32 bit patterns, the parameter layout of gpt.h).
-  uint32_t *params, *grads, *m, *v;
-  uint8_t *masks;
-  bool masks_active;
-  sparrow_bsr_t *bsr;  // [L * LINEARS]: W of each sparse layer, built from params when stale
-  bool bsr_fresh;
-  // The last forward.
-  uint32_t *inputs, *targets;
-  uint32_t cur_b, cur_t;
-  bool have_forward, have_targets, have_grads;
-  float loss;
-  uint32_t *encoded;
-  chip_layer_t *layers;
-  uint32_t *lnf, *lnf_mean, *lnf_rstd, *logits;
-  // Backward scratch.
-  uint32_t *d_res, *d_resid2, *d_x, *d_ln, *d_atty, *d_qkv, *d_fchg, *d_fch;
-  uint32_t *d_logits, *d_lnf, *d_wte_head, *d_wte_emb;
-  uint32_t *tmp;  // transposed operands, GEMM results before the bias, sddmm blocks
-  // The optimizer's segments (one per tensor) and, with the masks in force, its compact arrays.
-  sparrow_ops_param_seg_t opt_seg[SPARROW_GPT_TENSORS];
-  size_t *opt_idx;  // [opt_count]: the state offset of each compact element
-  size_t opt_count;
-  uint32_t *opt_p, *opt_g, *opt_m, *opt_v;
-  sparrow_train_counters_t counters;
-  sparrow_train_op_kind_t kind;  // the kind the next operator's counters are added to
-  // The execution mode the backend was opened in (backend.h). Until the dataflow path lands, df
-  // runs the kbk path below: the documented interim behaviour (docs/training.md).
-  sparrow_train_mode_t mode;
-} chip_impl_t;
-
 // ---------------------------------------------------------------------------------------------
 // Helpers: accounting, errors, data movement.
 
 // Adds an operator's counters (what the fabric counted over its launches) to the totals and to its
 // kind. (Its FP flags are not kept: a non-finite result shows in the loss or the gradient norm,
 // which the training loop checks.)
-static void account(chip_impl_t *ci, uint64_t cycles, uint64_t rd, uint64_t wr) {
+void chip_account(chip_impl_t *ci, uint64_t cycles, uint64_t rd, uint64_t wr) {
   ci->counters.cycles += cycles;
   ci->counters.dram_bytes += rd + wr;
   ci->counters.kind_cycles[ci->kind] += cycles;
   ci->counters.kind_dram_bytes[ci->kind] += rd + wr;
 }
 
-static sparrow_train_status_t op_fail(const chip_impl_t *ci, sparrow_ops_status_t ost,
-                                      const char *what, const char *why, char *msg,
-                                      size_t msg_len) {
+sparrow_train_status_t chip_op_fail(const chip_impl_t *ci, sparrow_ops_status_t ost,
+                                    const char *what, const char *why, char *msg, size_t msg_len) {
   return sparrow_train_fail(
       ost == SPARROW_OPS_E_NOMEM ? SPARROW_TRAIN_E_NOMEM : SPARROW_TRAIN_E_DEVICE, msg, msg_len,
       "device %s: %s: %s (%s)", ci->uri, what, why, sparrow_ops_status_name(ost));
@@ -122,7 +72,7 @@ static bool layered(sparrow_gpt_tensor_t t) {
 }
 
 // Parameter tensor t, layer l's slice, inside base (params, grads, m or v).
-static uint32_t *tensor(const chip_impl_t *ci, uint32_t *base, sparrow_gpt_tensor_t t, uint32_t l) {
+uint32_t *chip_tensor(const chip_impl_t *ci, uint32_t *base, sparrow_gpt_tensor_t t, uint32_t l) {
   size_t per = ci->layout.size[t];
   if (layered(t)) {
     per /= ci->c.n_layer;
@@ -136,7 +86,7 @@ static const char *lin_name(sparrow_gpt_linear_t lin) {
 }
 
 // The bias of a linear layer follows its weights in the parameter order (gpt.h).
-static sparrow_gpt_tensor_t lin_bias(sparrow_gpt_linear_t lin) {
+sparrow_gpt_tensor_t chip_lin_bias(sparrow_gpt_linear_t lin) {
   return (sparrow_gpt_tensor_t)(sparrow_gpt_linear_tensor(lin) + 1);
 }
 
@@ -150,29 +100,29 @@ static sparrow_train_status_t gemm(chip_impl_t *ci, const char *what, uint32_t m
   char why[400] = "";
   sparrow_ops_status_t ost = sparrow_ops_gemm(ci->dev, m, n, k, a, b, c, &s, why, sizeof(why));
   if (ost != SPARROW_OPS_OK) {
-    return op_fail(ci, ost, what, why, msg, msg_len);
+    return chip_op_fail(ci, ost, what, why, msg, msg_len);
   }
-  account(ci, s.cycles, s.dram_rd_bytes, s.dram_wr_bytes);
+  chip_account(ci, s.cycles, s.dram_rd_bytes, s.dram_wr_bytes);
   return SPARROW_TRAIN_OK;
 }
 
-static sparrow_train_status_t simd(chip_impl_t *ci, const char *what, sparrow_ops_simd_op_t op,
-                                   uint32_t m, uint32_t n, const uint32_t *in0, const uint32_t *in1,
-                                   uint32_t *out0, uint32_t *out1, char *msg, size_t msg_len) {
+sparrow_train_status_t chip_simd(chip_impl_t *ci, const char *what, sparrow_ops_simd_op_t op,
+                                 uint32_t m, uint32_t n, const uint32_t *in0, const uint32_t *in1,
+                                 uint32_t *out0, uint32_t *out1, char *msg, size_t msg_len) {
   const uint32_t *in[SPARROW_OPS_SIMD_MAX_TENSORS] = {in0, in1};
   uint32_t *out[SPARROW_OPS_SIMD_MAX_TENSORS] = {out0, out1};
   sparrow_ops_simd_stats_t s;
   char why[400] = "";
   sparrow_ops_status_t ost = sparrow_ops_simd(ci->dev, op, m, n, in, out, &s, why, sizeof(why));
   if (ost != SPARROW_OPS_OK) {
-    return op_fail(ci, ost, what, why, msg, msg_len);
+    return chip_op_fail(ci, ost, what, why, msg, msg_len);
   }
-  account(ci, s.cycles, s.dram_rd_bytes, s.dram_wr_bytes);
+  chip_account(ci, s.cycles, s.dram_rd_bytes, s.dram_wr_bytes);
   return SPARROW_TRAIN_OK;
 }
 
 static void sparse_account(chip_impl_t *ci, const sparrow_ops_sparse_stats_t *s) {
-  account(ci, s->cycles, s->dram_rd_bytes, s->dram_wr_bytes);
+  chip_account(ci, s->cycles, s->dram_rd_bytes, s->dram_wr_bytes);
 }
 
 // The BSR of every sparse layer's weights from the current parameters (data movement: the stored
@@ -186,7 +136,7 @@ static sparrow_train_status_t ensure_bsr(chip_impl_t *ci, char *msg, size_t msg_
       sparrow_gpt_linear_t lin = (sparrow_gpt_linear_t)j;
       sparrow_bsr_t *w = &ci->bsr[l * SPARROW_GPT_LINEARS + j];
       sparrow_bsr_free(w);
-      const uint32_t *dense = tensor(ci, ci->params, sparrow_gpt_linear_tensor(lin), l);
+      const uint32_t *dense = chip_tensor(ci, ci->params, sparrow_gpt_linear_tensor(lin), l);
       const uint8_t *mask = ci->masks + ci->layout.mask_offset[l * SPARROW_GPT_LINEARS + j];
       char why[200] = "";
       sparrow_bsr_status_t bs =
@@ -203,47 +153,40 @@ static sparrow_train_status_t ensure_bsr(chip_impl_t *ci, char *msg, size_t msg_
   return SPARROW_TRAIN_OK;
 }
 
-// y[n, OC] = x[n, IC] W + bias: the GEMM (or spmm) into tmp, then the bias add.
-static sparrow_train_status_t linear_fwd(chip_impl_t *ci, uint32_t l, sparrow_gpt_linear_t lin,
-                                         const uint32_t *x, uint32_t n, uint32_t *y, char *msg,
-                                         size_t msg_len) {
+// y[n, OC] = x[n, IC] W: the GEMM, or the spmm when the masks are in force (the bias add is its
+// own operator, df_plan.h).
+sparrow_train_status_t chip_linear_mm(chip_impl_t *ci, uint32_t l, sparrow_gpt_linear_t lin,
+                                      const uint32_t *x, uint32_t n, uint32_t *y, char *msg,
+                                      size_t msg_len) {
   uint32_t ic = ci->layout.weight_rows[lin], oc = ci->layout.weight_cols[lin];
   char what[64];
-  sparrow_train_status_t st;
   ci->kind = SPARROW_TRAIN_OP_LINEAR;
   if (ci->masks_active) {
     snprintf(what, sizeof(what), "layer %u %s forward (spmm)", l, lin_name(lin));
     sparrow_ops_sparse_stats_t s;
     char why[400] = "";
     sparrow_ops_status_t ost = sparrow_ops_spmm(
-        ci->dev, n, x, &ci->bsr[l * SPARROW_GPT_LINEARS + lin], ci->tmp, &s, why, sizeof(why));
+        ci->dev, n, x, &ci->bsr[l * SPARROW_GPT_LINEARS + lin], y, &s, why, sizeof(why));
     if (ost != SPARROW_OPS_OK) {
-      return op_fail(ci, ost, what, why, msg, msg_len);
+      return chip_op_fail(ci, ost, what, why, msg, msg_len);
     }
     sparse_account(ci, &s);
-  } else {
-    snprintf(what, sizeof(what), "layer %u %s forward (gemm)", l, lin_name(lin));
-    const uint32_t *w = tensor(ci, ci->params, sparrow_gpt_linear_tensor(lin), l);
-    st = gemm(ci, what, n, oc, ic, x, w, ci->tmp, msg, msg_len);
-    if (st != SPARROW_TRAIN_OK) {
-      return st;
-    }
+    return SPARROW_TRAIN_OK;
   }
-  snprintf(what, sizeof(what), "layer %u %s bias add", l, lin_name(lin));
-  ci->kind = SPARROW_TRAIN_OP_BIAS;
-  const uint32_t *bias = tensor(ci, ci->params, lin_bias(lin), l);
-  return simd(ci, what, SPARROW_OPS_BIAS_ADD, n, oc, ci->tmp, bias, y, NULL, msg, msg_len);
+  snprintf(what, sizeof(what), "layer %u %s forward (gemm)", l, lin_name(lin));
+  const uint32_t *w = chip_tensor(ci, ci->params, sparrow_gpt_linear_tensor(lin), l);
+  return gemm(ci, what, n, oc, ic, x, w, y, msg, msg_len);
 }
 
-// The backward of linear_fwd for the gradient dy[n, OC] of its output: dx[n, IC] = dy W^T, the
-// weight gradient x^T dy (on the mask when the masks are in force; exactly zero elsewhere) and the
-// bias gradient (column sums of dy), both into grads.
-static sparrow_train_status_t linear_bwd(chip_impl_t *ci, uint32_t l, sparrow_gpt_linear_t lin,
-                                         const uint32_t *x, const uint32_t *dy, uint32_t n,
-                                         uint32_t *dx, char *msg, size_t msg_len) {
+// The backward of chip_linear_mm for the gradient dy[n, OC] of its output: dx[n, IC] = dy W^T and
+// the weight gradient x^T dy into grads (on the mask when the masks are in force; exactly zero
+// elsewhere). The bias gradient is its own operator.
+sparrow_train_status_t chip_linear_bwd_mm(chip_impl_t *ci, uint32_t l, sparrow_gpt_linear_t lin,
+                                          const uint32_t *x, const uint32_t *dy, uint32_t n,
+                                          uint32_t *dx, char *msg, size_t msg_len) {
   uint32_t ic = ci->layout.weight_rows[lin], oc = ci->layout.weight_cols[lin];
   sparrow_gpt_tensor_t wt = sparrow_gpt_linear_tensor(lin);
-  uint32_t *dw = tensor(ci, ci->grads, wt, l);
+  uint32_t *dw = chip_tensor(ci, ci->grads, wt, l);
   char what[64];
   sparrow_train_status_t st;
   ci->kind = SPARROW_TRAIN_OP_LINEAR;
@@ -254,13 +197,13 @@ static sparrow_train_status_t linear_bwd(chip_impl_t *ci, uint32_t l, sparrow_gp
     snprintf(what, sizeof(what), "layer %u %s data gradient (spmm_t)", l, lin_name(lin));
     sparrow_ops_status_t ost = sparrow_ops_spmm_t(ci->dev, n, dy, w, dx, &s, why, sizeof(why));
     if (ost != SPARROW_OPS_OK) {
-      return op_fail(ci, ost, what, why, msg, msg_len);
+      return chip_op_fail(ci, ost, what, why, msg, msg_len);
     }
     sparse_account(ci, &s);
     snprintf(what, sizeof(what), "layer %u %s weight gradient (sddmm)", l, lin_name(lin));
     ost = sparrow_ops_sddmm(ci->dev, n, x, dy, w, ci->tmp, &s, why, sizeof(why));
     if (ost != SPARROW_OPS_OK) {
-      return op_fail(ci, ost, what, why, msg, msg_len);
+      return chip_op_fail(ci, ost, what, why, msg, msg_len);
     }
     sparse_account(ci, &s);
     // The stored blocks into the dense gradient tensor; the absent blocks' gradients are zero.
@@ -272,7 +215,7 @@ static sparrow_train_status_t linear_bwd(chip_impl_t *ci, uint32_t l, sparrow_gp
     }
   } else {
     snprintf(what, sizeof(what), "layer %u %s data gradient (gemm)", l, lin_name(lin));
-    transpose(tensor(ci, ci->params, wt, l), ic, oc, ci->tmp);
+    transpose(chip_tensor(ci, ci->params, wt, l), ic, oc, ci->tmp);
     st = gemm(ci, what, n, ic, oc, dy, ci->tmp, dx, msg, msg_len);
     if (st != SPARROW_TRAIN_OK) {
       return st;
@@ -284,47 +227,17 @@ static sparrow_train_status_t linear_bwd(chip_impl_t *ci, uint32_t l, sparrow_gp
       return st;
     }
   }
-  snprintf(what, sizeof(what), "layer %u %s bias gradient", l, lin_name(lin));
-  ci->kind = SPARROW_TRAIN_OP_BIAS;
-  return simd(ci, what, SPARROW_OPS_BIAS_ADD_BWD, n, oc, dy, NULL,
-              tensor(ci, ci->grads, lin_bias(lin), l), NULL, msg, msg_len);
-}
-
-static sparrow_train_status_t simd_result(chip_impl_t *ci, sparrow_ops_status_t ost,
-                                          const sparrow_ops_simd_stats_t *s, const char *what,
-                                          const char *why, char *msg, size_t msg_len) {
-  if (ost != SPARROW_OPS_OK) {
-    return op_fail(ci, ost, what, why, msg, msg_len);
-  }
-  account(ci, s->cycles, s->dram_rd_bytes, s->dram_wr_bytes);
   return SPARROW_TRAIN_OK;
 }
 
-// y = layernorm(x) with gamma w and beta b over rows of C; mean and rstd kept for the backward.
-static sparrow_train_status_t layernorm_fwd(chip_impl_t *ci, const char *what, const uint32_t *x,
-                                            const uint32_t *w, const uint32_t *b, uint32_t n,
-                                            uint32_t *y, uint32_t *mean, uint32_t *rstd, char *msg,
-                                            size_t msg_len) {
-  sparrow_ops_simd_stats_t s;
-  char why[400] = "";
-  ci->kind = SPARROW_TRAIN_OP_LAYERNORM;
-  sparrow_ops_status_t ost =
-      sparrow_ops_layernorm(ci->dev, n, ci->c.n_embd, x, w, b, y, mean, rstd, &s, why, sizeof(why));
-  return simd_result(ci, ost, &s, what, why, msg, msg_len);
-}
-
-// dx, and the gradients of gamma and beta (written into grads) from the forward's x, mean, rstd.
-static sparrow_train_status_t layernorm_bwd(chip_impl_t *ci, const char *what, const uint32_t *dy,
-                                            const uint32_t *x, const uint32_t *w,
-                                            const uint32_t *mean, const uint32_t *rstd, uint32_t n,
-                                            uint32_t *dx, uint32_t *dw, uint32_t *db, char *msg,
-                                            size_t msg_len) {
-  sparrow_ops_simd_stats_t s;
-  char why[400] = "";
-  ci->kind = SPARROW_TRAIN_OP_LAYERNORM;
-  sparrow_ops_status_t ost = sparrow_ops_layernorm_bwd(ci->dev, n, ci->c.n_embd, x, w, mean, rstd,
-                                                       dy, dx, dw, db, &s, why, sizeof(why));
-  return simd_result(ci, ost, &s, what, why, msg, msg_len);
+sparrow_train_status_t chip_simd_result(chip_impl_t *ci, sparrow_ops_status_t ost,
+                                        const sparrow_ops_simd_stats_t *s, const char *what,
+                                        const char *why, char *msg, size_t msg_len) {
+  if (ost != SPARROW_OPS_OK) {
+    return chip_op_fail(ci, ost, what, why, msg, msg_len);
+  }
+  chip_account(ci, s->cycles, s->dram_rd_bytes, s->dram_wr_bytes);
+  return SPARROW_TRAIN_OK;
 }
 
 // The whole padded table wte (Vp rows: the padding rows' gradients come out +0.0) and the first T
@@ -343,9 +256,9 @@ static sparrow_train_status_t embedding_fwd(chip_impl_t *ci, uint32_t B, uint32_
   char why[400] = "";
   ci->kind = SPARROW_TRAIN_OP_EMBEDDING;
   sparrow_ops_status_t ost = sparrow_ops_embedding(
-      ci->dev, &e, ci->inputs, tensor(ci, ci->params, SPARROW_GPT_WTE, 0),
-      tensor(ci, ci->params, SPARROW_GPT_WPE, 0), ci->encoded, &s, why, sizeof(why));
-  return simd_result(ci, ost, &s, "embedding forward", why, msg, msg_len);
+      ci->dev, &e, ci->inputs, chip_tensor(ci, ci->params, SPARROW_GPT_WTE, 0),
+      chip_tensor(ci, ci->params, SPARROW_GPT_WPE, 0), ci->encoded, &s, why, sizeof(why));
+  return chip_simd_result(ci, ost, &s, "embedding forward", why, msg, msg_len);
 }
 
 // The embedding's part of the wte gradient (d_wte_emb) and the wpe gradient, from d_res (the
@@ -356,25 +269,25 @@ static sparrow_train_status_t embedding_bwd(chip_impl_t *ci, uint32_t B, uint32_
   sparrow_ops_simd_stats_t s;
   char why[400] = "";
   ci->kind = SPARROW_TRAIN_OP_EMBEDDING;
-  sparrow_ops_status_t ost =
-      sparrow_ops_embedding_bwd(ci->dev, &e, ci->inputs, ci->d_res, ci->d_wte_emb,
-                                tensor(ci, ci->grads, SPARROW_GPT_WPE, 0), &s, why, sizeof(why));
-  return simd_result(ci, ost, &s, "embedding backward", why, msg, msg_len);
+  sparrow_ops_status_t ost = sparrow_ops_embedding_bwd(
+      ci->dev, &e, ci->inputs, ci->d_res, ci->d_wte_emb,
+      chip_tensor(ci, ci->grads, SPARROW_GPT_WPE, 0), &s, why, sizeof(why));
+  return chip_simd_result(ci, ost, &s, "embedding backward", why, msg, msg_len);
 }
 
 static sparrow_train_status_t attn_result(chip_impl_t *ci, sparrow_ops_status_t ost,
                                           const sparrow_ops_attn_stats_t *s, const char *what,
                                           const char *why, char *msg, size_t msg_len) {
   if (ost != SPARROW_OPS_OK) {
-    return op_fail(ci, ost, what, why, msg, msg_len);
+    return chip_op_fail(ci, ost, what, why, msg, msg_len);
   }
-  account(ci, s->cycles, s->dram_rd_bytes, s->dram_wr_bytes);
+  chip_account(ci, s->cycles, s->dram_rd_bytes, s->dram_wr_bytes);
   return SPARROW_TRAIN_OK;
 }
 
 // Causal self-attention of layer l: atty from qkv, the probabilities kept in att.
-static sparrow_train_status_t attention_fwd(chip_impl_t *ci, uint32_t l, uint32_t B, uint32_t T,
-                                            char *msg, size_t msg_len) {
+sparrow_train_status_t chip_attention_fwd(chip_impl_t *ci, uint32_t l, uint32_t B, uint32_t T,
+                                          char *msg, size_t msg_len) {
   chip_layer_t *a = &ci->layers[l];
   sparrow_ops_attn_stats_t s;
   char why[400] = "", what[48];
@@ -386,8 +299,8 @@ static sparrow_train_status_t attention_fwd(chip_impl_t *ci, uint32_t l, uint32_
 }
 
 // d_qkv from d_atty, qkv and the forward's probabilities.
-static sparrow_train_status_t attention_bwd(chip_impl_t *ci, uint32_t l, uint32_t B, uint32_t T,
-                                            char *msg, size_t msg_len) {
+sparrow_train_status_t chip_attention_bwd(chip_impl_t *ci, uint32_t l, uint32_t B, uint32_t T,
+                                          char *msg, size_t msg_len) {
   chip_layer_t *a = &ci->layers[l];
   sparrow_ops_attn_stats_t s;
   char why[400] = "", what[48];
@@ -410,7 +323,8 @@ static sparrow_train_status_t cross_entropy(chip_impl_t *ci, uint32_t n, char *m
   ci->kind = SPARROW_TRAIN_OP_LOSS;
   sparrow_ops_status_t ost = sparrow_ops_cross_entropy(ci->dev, &ce, ci->logits, ci->targets, NULL,
                                                        &mean, ci->d_logits, &s, why, sizeof(why));
-  sparrow_train_status_t st = simd_result(ci, ost, &s, "softmax cross-entropy", why, msg, msg_len);
+  sparrow_train_status_t st =
+      chip_simd_result(ci, ost, &s, "softmax cross-entropy", why, msg, msg_len);
   if (st == SPARROW_TRAIN_OK) {
     memcpy(&ci->loss, &mean, sizeof(float));
   }
@@ -500,7 +414,7 @@ static sparrow_train_status_t optimizer_step(chip_impl_t *ci, float lr, uint64_t
   sparrow_ops_status_t ost =
       sparrow_ops_grad_norm(ci->dev, SPARROW_GPT_TENSORS, ci->opt_seg, g,
                             f32_bits(clip > 0.0f ? clip : 1.0f), &gn, &s, why, sizeof(why));
-  sparrow_train_status_t st = simd_result(ci, ost, &s, "gradient norm", why, msg, msg_len);
+  sparrow_train_status_t st = chip_simd_result(ci, ost, &s, "gradient norm", why, msg, msg_len);
   if (st != SPARROW_TRAIN_OK) {
     return st;
   }
@@ -516,7 +430,7 @@ static sparrow_train_status_t optimizer_step(chip_impl_t *ci, float lr, uint64_t
   };
   ost = sparrow_ops_adamw(ci->dev, &hp, SPARROW_GPT_TENSORS, ci->opt_seg, p, g, m, v, &s, why,
                           sizeof(why));
-  st = simd_result(ci, ost, &s, "AdamW", why, msg, msg_len);
+  st = chip_simd_result(ci, ost, &s, "AdamW", why, msg, msg_len);
   if (st == SPARROW_TRAIN_OK && compact) {
     scatter(p, ci->opt_idx, ci->opt_count, ci->params);
     scatter(m, ci->opt_idx, ci->opt_count, ci->m);
@@ -606,62 +520,13 @@ static sparrow_train_status_t chip_forward(void *impl, const uint32_t *inputs,
   if (st == SPARROW_TRAIN_OK) {
     st = embedding_fwd(ci, B, T, msg, msg_len);
   }
-  char what[64];
+  // The blocks, each by its plan (df_plan.h): the last one's ends with the final layernorm.
   for (uint32_t l = 0; l < L && st == SPARROW_TRAIN_OK; l++) {
-    chip_layer_t *a = &ci->layers[l];
-    const uint32_t *x = l == 0 ? ci->encoded : ci->layers[l - 1].resid3;
-    snprintf(what, sizeof(what), "layer %u layernorm 1", l);
-    st = layernorm_fwd(ci, what, x, tensor(ci, ci->params, SPARROW_GPT_LN1W, l),
-                       tensor(ci, ci->params, SPARROW_GPT_LN1B, l), n, a->ln1, a->ln1_mean,
-                       a->ln1_rstd, msg, msg_len);
-    if (st == SPARROW_TRAIN_OK) {
-      st = linear_fwd(ci, l, SPARROW_GPT_LIN_QKV, a->ln1, n, a->qkv, msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      st = attention_fwd(ci, l, B, T, msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      st = linear_fwd(ci, l, SPARROW_GPT_LIN_ATTPROJ, a->atty, n, a->attproj, msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      snprintf(what, sizeof(what), "layer %u residual add 1", l);
-      ci->kind = SPARROW_TRAIN_OP_RESIDUAL;
-      st = simd(ci, what, SPARROW_OPS_RESIDUAL_ADD, n, C, x, a->attproj, a->resid2, NULL, msg,
-                msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      snprintf(what, sizeof(what), "layer %u layernorm 2", l);
-      st = layernorm_fwd(ci, what, a->resid2, tensor(ci, ci->params, SPARROW_GPT_LN2W, l),
-                         tensor(ci, ci->params, SPARROW_GPT_LN2B, l), n, a->ln2, a->ln2_mean,
-                         a->ln2_rstd, msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      st = linear_fwd(ci, l, SPARROW_GPT_LIN_FC, a->ln2, n, a->fch, msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      snprintf(what, sizeof(what), "layer %u gelu", l);
-      ci->kind = SPARROW_TRAIN_OP_GELU;
-      st = simd(ci, what, SPARROW_OPS_GELU, n, 4 * C, a->fch, NULL, a->fchg, NULL, msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      st = linear_fwd(ci, l, SPARROW_GPT_LIN_FCPROJ, a->fchg, n, a->fcproj, msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      snprintf(what, sizeof(what), "layer %u residual add 2", l);
-      ci->kind = SPARROW_TRAIN_OP_RESIDUAL;
-      st = simd(ci, what, SPARROW_OPS_RESIDUAL_ADD, n, C, a->resid2, a->fcproj, a->resid3, NULL,
-                msg, msg_len);
-    }
-  }
-  if (st == SPARROW_TRAIN_OK) {
-    st = layernorm_fwd(ci, "final layernorm", ci->layers[L - 1].resid3,
-                       tensor(ci, ci->params, SPARROW_GPT_LNFW, 0),
-                       tensor(ci, ci->params, SPARROW_GPT_LNFB, 0), n, ci->lnf, ci->lnf_mean,
-                       ci->lnf_rstd, msg, msg_len);
+    st = chip_block_forward(ci, l, msg, msg_len);
   }
   if (st == SPARROW_TRAIN_OK) {
     // The tied LM head: logits = lnf wte^T, wte^T packed on the host.
-    transpose(tensor(ci, ci->params, SPARROW_GPT_WTE, 0), Vp, C, ci->tmp);
+    transpose(chip_tensor(ci, ci->params, SPARROW_GPT_WTE, 0), Vp, C, ci->tmp);
     ci->kind = SPARROW_TRAIN_OP_LMHEAD;
     st = gemm(ci, "LM head forward (gemm)", n, Vp, C, ci->lnf, ci->tmp, ci->logits, msg, msg_len);
   }
@@ -712,71 +577,15 @@ static sparrow_train_status_t backward_from_logits(chip_impl_t *ci, char *msg, s
   ci->kind = SPARROW_TRAIN_OP_LMHEAD;
   sparrow_train_status_t st =
       gemm(ci, "LM head data gradient (gemm)", n, C, Vp, ci->d_logits,
-           tensor(ci, ci->params, SPARROW_GPT_WTE, 0), ci->d_lnf, msg, msg_len);
+           chip_tensor(ci, ci->params, SPARROW_GPT_WTE, 0), ci->d_lnf, msg, msg_len);
   if (st == SPARROW_TRAIN_OK) {
     transpose(ci->d_logits, n, Vp, ci->tmp);
     st = gemm(ci, "LM head weight gradient (gemm)", Vp, C, n, ci->tmp, ci->lnf, ci->d_wte_head, msg,
               msg_len);
   }
-  if (st == SPARROW_TRAIN_OK) {
-    st = layernorm_bwd(ci, "final layernorm backward", ci->d_lnf, ci->layers[L - 1].resid3,
-                       tensor(ci, ci->params, SPARROW_GPT_LNFW, 0), ci->lnf_mean, ci->lnf_rstd, n,
-                       ci->d_res, tensor(ci, ci->grads, SPARROW_GPT_LNFW, 0),
-                       tensor(ci, ci->grads, SPARROW_GPT_LNFB, 0), msg, msg_len);
-  }
-  char what[64];
+  // The blocks in reverse, each by its plan: the last one's starts with the final layernorm.
   for (uint32_t l = L; l-- > 0 && st == SPARROW_TRAIN_OK;) {
-    chip_layer_t *a = &ci->layers[l];
-    const uint32_t *x = l == 0 ? ci->encoded : ci->layers[l - 1].resid3;
-    // d_res is the gradient of this layer's output (resid3), which is also fcproj's.
-    st = linear_bwd(ci, l, SPARROW_GPT_LIN_FCPROJ, a->fchg, ci->d_res, n, ci->d_fchg, msg, msg_len);
-    if (st == SPARROW_TRAIN_OK) {
-      snprintf(what, sizeof(what), "layer %u gelu backward", l);
-      ci->kind = SPARROW_TRAIN_OP_GELU;
-      st = simd(ci, what, SPARROW_OPS_GELU_BWD, n, 4 * C, a->fch, ci->d_fchg, ci->d_fch, NULL, msg,
-                msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      st = linear_bwd(ci, l, SPARROW_GPT_LIN_FC, a->ln2, ci->d_fch, n, ci->d_ln, msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      snprintf(what, sizeof(what), "layer %u layernorm 2 backward", l);
-      st = layernorm_bwd(ci, what, ci->d_ln, a->resid2, tensor(ci, ci->params, SPARROW_GPT_LN2W, l),
-                         a->ln2_mean, a->ln2_rstd, n, ci->d_x,
-                         tensor(ci, ci->grads, SPARROW_GPT_LN2W, l),
-                         tensor(ci, ci->grads, SPARROW_GPT_LN2B, l), msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      // resid2 feeds both the residual stream and layernorm 2: its gradient is the sum.
-      snprintf(what, sizeof(what), "layer %u residual join 2", l);
-      ci->kind = SPARROW_TRAIN_OP_RESIDUAL;
-      st = simd(ci, what, SPARROW_OPS_RESIDUAL_ADD, n, C, ci->d_res, ci->d_x, ci->d_resid2, NULL,
-                msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      st = linear_bwd(ci, l, SPARROW_GPT_LIN_ATTPROJ, a->atty, ci->d_resid2, n, ci->d_atty, msg,
-                      msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      st = attention_bwd(ci, l, B, T, msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      st = linear_bwd(ci, l, SPARROW_GPT_LIN_QKV, a->ln1, ci->d_qkv, n, ci->d_ln, msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      snprintf(what, sizeof(what), "layer %u layernorm 1 backward", l);
-      st = layernorm_bwd(ci, what, ci->d_ln, x, tensor(ci, ci->params, SPARROW_GPT_LN1W, l),
-                         a->ln1_mean, a->ln1_rstd, n, ci->d_x,
-                         tensor(ci, ci->grads, SPARROW_GPT_LN1W, l),
-                         tensor(ci, ci->grads, SPARROW_GPT_LN1B, l), msg, msg_len);
-    }
-    if (st == SPARROW_TRAIN_OK) {
-      // The layer's input feeds both the residual stream and layernorm 1.
-      snprintf(what, sizeof(what), "layer %u residual join 1", l);
-      ci->kind = SPARROW_TRAIN_OP_RESIDUAL;
-      st = simd(ci, what, SPARROW_OPS_RESIDUAL_ADD, n, C, ci->d_resid2, ci->d_x, ci->d_res, NULL,
-                msg, msg_len);
-    }
+    st = chip_block_backward(ci, l, msg, msg_len);
   }
   if (st == SPARROW_TRAIN_OK) {
     st = embedding_bwd(ci, B, T, msg, msg_len);
@@ -784,8 +593,9 @@ static sparrow_train_status_t backward_from_logits(chip_impl_t *ci, char *msg, s
   if (st == SPARROW_TRAIN_OK) {
     // The tied embedding's gradient: the LM head's part plus the embedding's.
     ci->kind = SPARROW_TRAIN_OP_LMHEAD;
-    st = simd(ci, "tied embedding gradient sum", SPARROW_OPS_RESIDUAL_ADD, Vp, C, ci->d_wte_head,
-              ci->d_wte_emb, tensor(ci, ci->grads, SPARROW_GPT_WTE, 0), NULL, msg, msg_len);
+    st = chip_simd(ci, "tied embedding gradient sum", SPARROW_OPS_RESIDUAL_ADD, Vp, C,
+                   ci->d_wte_head, ci->d_wte_emb, chip_tensor(ci, ci->grads, SPARROW_GPT_WTE, 0),
+                   NULL, msg, msg_len);
   }
   return st;
 }

@@ -179,7 +179,7 @@ sparrow_train_status_t sparrow_train_backend_ref_open(const sparrow_gpt_config_t
 const char *sparrow_train_op_kind_name(sparrow_train_op_kind_t kind) {
   static const char *const kNames[SPARROW_TRAIN_OP_KINDS] = {
       "embedding", "layernorm", "linear",  "bias", "attention",
-      "gelu",      "residual",  "lm_head", "loss", "optimizer",
+      "gelu",      "residual",  "lm_head", "loss", "optimizer", "section",
   };
   return (unsigned)kind < SPARROW_TRAIN_OP_KINDS ? kNames[kind] : "?";
 }

@@ -65,7 +65,7 @@ assert [(x["sparsity"], x["mode"]) for x in rows] == [
 fields = ["sparsity", "mode", "cycles", "dram_bytes", "pcu_util", "dram_busy", "speedup", "loss",
           "cycles_by_op", "amdahl_at_density"]
 kinds = ["embedding", "layernorm", "linear", "bias", "attention", "gelu", "residual", "lm_head",
-         "loss", "optimizer"]
+         "loss", "optimizer", "section"]
 dense = rows[0]
 assert dense["speedup"] == 1, dense
 C, L = dense["cycles"], dense["cycles_by_op"]["linear"]
@@ -85,6 +85,12 @@ for x in rows:
     assert abs(x["speedup"] - C / x["cycles"]) < 1e-6, x
     s = x["sparsity"]
     assert abs(x["amdahl_at_density"] - C / (C - L + L * (1 - s))) < 1e-6, x
+# DF runs its sections (and only DF): fewer DRAM bytes than KBK at every sparsity.
+assert r["df_distinct"] is True and r["note"] is None, r
+for k in (0, 2, 4):
+    kbk, df = rows[k], rows[k + 1]
+    assert kbk["cycles_by_op"]["section"] == 0 and df["cycles_by_op"]["section"] > 0, (kbk, df)
+    assert df["dram_bytes"] < kbk["dram_bytes"], (kbk, df)
 # The sparse steps are shorter, their linear layers cheaper.
 for k in (2, 4):
     assert rows[k]["cycles"] < C and rows[k]["cycles_by_op"]["linear"] < L, rows[k]
@@ -144,9 +150,8 @@ PY
   expect "--out without a value" 2 "--out needs a value" -- $S bench --study --device "$model" --out
   [[ -z $(ls -d "$work"/bad* 2>/dev/null) ]] && pass "nothing written for bad input" || fail "written: $(ls -d "$work"/bad*)"
 
-  # 3. sparrow train --mode: df gives exactly kbk's losses (until DF lands it runs the kbk path;
-  # after, this is the KBK = DF check of a 2-step run); the JSON reports the mode and the
-  # utilization figures; bad values are refused.
+  # 3. sparrow train --mode: df gives exactly kbk's losses (the KBK = DF check of a 2-step run);
+  # the JSON reports the mode and the utilization figures; bad values are refused.
   local two=(--preset micro --steps 2 --val-batches 1 --device "$model" --json)
   if run_json "train --mode kbk" "$work/kbk.json" $S train "${two[@]}" --mode kbk --out "$work/kbk" &&
      run_json "train --mode df" "$work/df.json" $S train "${two[@]}" --mode df --out "$work/df"; then
@@ -175,6 +180,19 @@ PY
       fail "sample --mode: $(cat "$work/err")"
     fi
   fi
+  # 4. The RTL fabric in df mode gives the golden model's kbk losses bit for bit (a shrunken micro
+  # model, sparse, two steps: every section of the plan runs on the RTL).
+  local rtl_two=("${small[@]}" --sparsity 0.875 --steps 2 --val-batches 1 --json)
+  if run_json "train --mode df on the RTL" "$work/rtl_df.json" \
+       $S train "${rtl_two[@]}" --device sim:rtl,config=S --mode df --out "$work/rtl_df" &&
+     run_json "train --mode kbk on the model" "$work/model_kbk.json" \
+       $S train "${rtl_two[@]}" --device "$model" --mode kbk --out "$work/model_kbk"; then
+    [[ $(py "$work/rtl_df.json" 'r["train_loss"], r["val_loss"]') == "$(py "$work/model_kbk.json" 'r["train_loss"], r["val_loss"]')" &&
+       $(py "$work/rtl_df.json" 'r["cycles_by_op"]["section"] > 0') == True ]] &&
+      pass "RTL df = model kbk bit for bit ($(py "$work/rtl_df.json" 'r["train_loss"]'); RTL sections $(py "$work/rtl_df.json" 'r["cycles_by_op"]["section"]') cycles)" ||
+      fail "RTL df $(py "$work/rtl_df.json" 'r["train_loss"]') vs model kbk $(py "$work/model_kbk.json" 'r["train_loss"]')"
+  fi
+
   expect "train --mode bogus"    2 "--mode: mode 'bogus' is neither kbk .* nor df" -- $S train --mode bogus --device ref --json
   expect "train --mode DF"       2 "--mode: mode 'DF' is neither kbk" -- $S train --mode DF --device ref --json
   expect "train --mode, no value" 2 "--mode needs a value" -- $S train --device ref --json --mode
