@@ -43,7 +43,9 @@ static uint64_t max_u64(uint64_t a, uint64_t b) {
 // ---------------------------------------------------------------------------------------------------
 // Layout.
 
-typedef enum place { PLACE_DRAM = 0, PLACE_ROWS, PLACE_BROADCAST } place_t;
+// Where a stream's tensors are: DRAM (the runner's way), the rows of a link in the PMU, a
+// broadcast in the PMU, or rows staged from DRAM into a pair of PMU regions (double buffering).
+typedef enum place { PLACE_DRAM = 0, PLACE_ROWS, PLACE_BROADCAST, PLACE_STAGED } place_t;
 
 // One stream of one step, resolved to where its tensors live.
 typedef struct stream_ref {
@@ -52,8 +54,11 @@ typedef struct stream_ref {
   uint64_t off;                        // byte offset of the stream in it
   place_t place;                       // inputs: where it is read from; outputs: PMU or DRAM only
   bool to_dram;                        // outputs: written to DRAM (unlinked, or a kept link)
-  uint32_t region;                     // PMU line of its region (ROWS, BROADCAST)
-  uint32_t row_lines;                  // lines of one row of one tensor (ROWS)
+  uint32_t region;                     // PMU line of its region (ROWS, BROADCAST, STAGED)
+  uint32_t region_odd;                 // STAGED: the region of the odd chunks
+  uint32_t row_lines;                  // lines of one row of one tensor (ROWS, STAGED)
+  int prefetch_step;                   // STAGED: the step whose phase loads the next chunk
+  uint32_t prefetch_chan;              // STAGED: the AGCU read channel that loads it
 } stream_ref_t;
 
 typedef struct lay {
@@ -62,6 +67,7 @@ typedef struct lay {
   uint32_t busy_tiles_mask;
   uint32_t row_first[SPARROW_MAX_TILES], row_count[SPARROW_MAX_TILES];
   uint32_t chunks;  // of the tile with the most rows
+  uint32_t staged;  // staged inputs
   stream_ref_t in[SPARROW_DF_MAX_STEPS][SPARROW_OPS_SIMD_INPUTS];
   stream_ref_t out[SPARROW_DF_MAX_STEPS];
   uint32_t origin[SPARROW_DF_MAX_STEPS];  // instruction origin of each step's program
@@ -174,8 +180,92 @@ static sparrow_ops_status_t check_links(const sparrow_df_section_t *sec, uint32_
   return SPARROW_OPS_OK;
 }
 
+// Whether step j's input stream `chan` leaves that AGCU read channel free.
+static bool chan_free(const lay_t *lay, uint32_t j, uint32_t chan) {
+  const stream_ref_t *r = &lay->in[j][chan];
+  return r->s == NULL || r->place != PLACE_DRAM;
+}
+
+// PMU lines one row of the staged inputs needs (two regions each).
+static uint32_t staged_row_lines(const lay_t *lay, uint32_t nsteps) {
+  uint32_t lines = 0;
+  for (uint32_t j = 0; j < nsteps; ++j) {
+    for (uint32_t i = 0; i < SPARROW_OPS_SIMD_INPUTS; ++i) {
+      const stream_ref_t *r = &lay->in[j][i];
+      lines += r->s != NULL && r->place == PLACE_STAGED ? 2u * r->s->tensors * r->s->beats : 0u;
+    }
+  }
+  return lines;
+}
+
+// Staging (double buffering): a whole-row DRAM input read in at least min_passes passes is loaded
+// into a pair of PMU regions, chunk c+1's rows during one of chunk c's step phases (through PMU
+// write port 1 and an AGCU read channel that phase leaves free: one staged input per phase), so
+// the load overlaps the compute and a multi-pass step (a layernorm) reads DRAM once. An input that
+// finds no such phase, or no room in the PMU next to one row of everything else, streams from
+// DRAM as in the runner.
+static void stage_inputs(const sparrow_df_section_t *sec, lay_t *lay, uint32_t min_passes,
+                         uint32_t room_lines, uint32_t beat_bytes) {
+  for (uint32_t j = 0; j < sec->nsteps; ++j) {
+    for (uint32_t i = 0; i < SPARROW_OPS_SIMD_INPUTS; ++i) {
+      stream_ref_t *r = &lay->in[j][i];
+      if (r->s != NULL && r->place == PLACE_DRAM && r->s->passes >= min_passes &&
+          r->s->beat_stride == beat_bytes &&
+          r->s->row_stride == (uint64_t)r->s->beats * beat_bytes) {
+        r->place = PLACE_STAGED;
+      }
+    }
+  }
+  // Slots in the longest phases first (issue groups per row): their compute hides the load best.
+  uint32_t order[SPARROW_DF_MAX_STEPS];
+  uint64_t groups[SPARROW_DF_MAX_STEPS];
+  for (uint32_t j = 0; j < sec->nsteps; ++j) {
+    const sparrow_ops_exec_job_t *job = step_job(sec, j);
+    groups[j] = sparrow_ops_exec_simd_groups(job->code, lay->fabric.lanes, 1, job->simd.beats,
+                                             job->simd.passes);
+    uint32_t k = j;
+    for (; k > 0 && groups[order[k - 1u]] < groups[j]; --k) {
+      order[k] = order[k - 1u];
+    }
+    order[k] = j;
+  }
+  for (;;) {
+    bool slot_used[SPARROW_DF_MAX_STEPS] = {false};
+    stream_ref_t *unstage = NULL, *last = NULL;
+    for (uint32_t j = 0; j < sec->nsteps && unstage == NULL; ++j) {
+      for (uint32_t i = 0; i < SPARROW_OPS_SIMD_INPUTS && unstage == NULL; ++i) {
+        stream_ref_t *r = &lay->in[j][i];
+        if (r->s == NULL || r->place != PLACE_STAGED) {
+          continue;
+        }
+        last = r;
+        r->prefetch_step = -1;
+        for (uint32_t q = 0; q < sec->nsteps && r->prefetch_step < 0; ++q) {
+          uint32_t p = order[q];
+          for (uint32_t c = 2; c-- > 0 && !slot_used[p];) {  // channel 1 first: LOAD uses 0
+            if (chan_free(lay, p, c)) {
+              r->prefetch_step = (int)p;
+              r->prefetch_chan = c;
+              slot_used[p] = true;
+            }
+          }
+        }
+        unstage = r->prefetch_step < 0 ? r : NULL;
+      }
+    }
+    if (unstage == NULL && last != NULL && staged_row_lines(lay, sec->nsteps) >= room_lines) {
+      unstage = last;  // no room for one row: the last staged input streams from DRAM instead
+    }
+    if (unstage == NULL) {
+      return;
+    }
+    unstage->place = PLACE_DRAM;  // then assign the slots again: a direct stream takes a channel
+  }
+}
+
 static sparrow_ops_status_t lay_out(const sparrow_df_section_t *sec, const sparrow_ops_fabric_t *f,
-                                    lay_t *lay, char *msg, size_t msg_len) {
+                                    uint32_t stage_min_passes, lay_t *lay, char *msg,
+                                    size_t msg_len) {
   if (sec == NULL || f == NULL || lay == NULL || f->lanes == 0 || f->tiles == 0 ||
       f->tiles > SPARROW_MAX_TILES) {
     set_msg(msg, msg_len, "dataflow section: bad argument");
@@ -252,6 +342,14 @@ static sparrow_ops_status_t lay_out(const sparrow_df_section_t *sec, const sparr
     }
   }
 
+  if (stage_min_passes != 0) {
+    stage_inputs(
+        sec, lay, stage_min_passes,
+        pmu_lines > bcast_lines + lines_per_row ? pmu_lines - bcast_lines - lines_per_row : 0u,
+        beat_bytes);
+  }
+  lines_per_row += staged_row_lines(lay, sec->nsteps);
+
   const sparrow_ops_simd_plan_t *plan = &step_job(sec, 0)->plan;
   uint32_t max_rows = 0;
   for (uint32_t t = 0; t < f->tiles; ++t) {
@@ -291,6 +389,12 @@ static sparrow_ops_status_t lay_out(const sparrow_df_section_t *sec, const sparr
       if (r->s != NULL && r->place == PLACE_ROWS) {
         r->region = lay->out[r->step].region;
         r->row_lines = lay->out[r->step].row_lines;
+      } else if (r->s != NULL && r->place == PLACE_STAGED) {
+        r->row_lines = r->s->beats;
+        r->region = next;
+        r->region_odd = next + chunk * r->s->tensors * r->row_lines;
+        next = r->region_odd + chunk * r->s->tensors * r->row_lines;
+        lay->pub.staged_bufs++;
       }
     }
   }
@@ -308,6 +412,10 @@ static sparrow_ops_status_t lay_out(const sparrow_df_section_t *sec, const sparr
   return SPARROW_OPS_OK;
 }
 
+static sparrow_ops_status_t choose_layout(const sparrow_df_section_t *sec,
+                                          const sparrow_ops_fabric_t *f, lay_t *lay, char *msg,
+                                          size_t msg_len);
+
 sparrow_ops_status_t sparrow_df_section_layout(const sparrow_df_section_t *section,
                                                const sparrow_ops_fabric_t *fabric,
                                                sparrow_df_layout_t *layout, char *msg,
@@ -317,7 +425,7 @@ sparrow_ops_status_t sparrow_df_section_layout(const sparrow_df_section_t *secti
     set_msg(msg, msg_len, "dataflow section: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
-  sparrow_ops_status_t st = lay_out(section, fabric, lay, msg, msg_len);
+  sparrow_ops_status_t st = choose_layout(section, fabric, lay, msg, msg_len);
   if (st == SPARROW_OPS_OK && layout != NULL) {
     *layout = lay->pub;
   }
@@ -454,35 +562,94 @@ static uint64_t stream_beats(const sparrow_ops_simd_stream_t *s, uint32_t rows) 
   return (uint64_t)s->tensors * s->beats * s->passes * rows;
 }
 
-// A stream's DRAM walk for `rows` rows from global row `first` (as the runner walks it).
+// A stream's DRAM walk for `rows` rows from global row `first` (as the runner walks it, in
+// `passes` passes).
 static sparrow_ops_agen_t dram_agen(const stream_ref_t *r, uint64_t addr, uint32_t first,
-                                    uint32_t rows) {
+                                    uint32_t rows, uint32_t passes) {
   const sparrow_ops_simd_stream_t *s = r->s;
   sparrow_ops_agen_t g = {
       (uint32_t)(addr + r->off + (uint64_t)first * s->row_stride),
-      {s->tensors, s->beats, s->passes, rows},
+      {s->tensors, s->beats, passes, rows},
       {(int32_t)s->tensor_bytes, (int32_t)s->beat_stride, 0, (int32_t)s->row_stride}};
   return g;
 }
 
-// A stream's PMU walk for `rows` rows of a chunk: tensors, beats, passes, rows.
-static sparrow_ops_agen_t pmu_agen(const stream_ref_t *r, uint32_t chunk_rows, uint32_t rows,
-                                   uint32_t passes) {
+// The PMU region of a stream's rows in chunk c.
+static uint32_t region_of(const stream_ref_t *r, uint32_t c) {
+  return r->place == PLACE_STAGED && (c & 1u) != 0 ? r->region_odd : r->region;
+}
+
+// A stream's PMU walk for `rows` rows of chunk c: tensors, beats, passes, rows.
+static sparrow_ops_agen_t pmu_agen(const stream_ref_t *r, uint32_t chunk_rows, uint32_t c,
+                                   uint32_t rows, uint32_t passes) {
   const sparrow_ops_simd_stream_t *s = r->s;
   if (r->place == PLACE_BROADCAST) {
     sparrow_ops_agen_t g = {
         r->region, {s->tensors, s->beats, passes, rows}, {(int32_t)s->beats, 1, 0, 0}};
     return g;
   }
-  sparrow_ops_agen_t g = {r->region,
+  sparrow_ops_agen_t g = {region_of(r, c),
                           {s->tensors, s->beats, passes, rows},
                           {(int32_t)(chunk_rows * r->row_lines), 1, 0, (int32_t)r->row_lines}};
   return g;
 }
 
-// Step s's SIMD phase on tile t for the rows [first, first + rows).
-static sparrow_ops_prog_status_t emit_simd(build_t *b, uint32_t s, uint32_t t, uint32_t first,
-                                           uint32_t rows, tile_routes_t *routes) {
+// The rows of tile t in chunk c (0: none).
+static uint32_t chunk_rows(const lay_t *lay, uint32_t t, uint32_t c, uint32_t *first) {
+  uint64_t start = (uint64_t)c * lay->pub.chunk_rows;
+  if (start >= lay->row_count[t]) {
+    return 0;
+  }
+  *first = lay->row_first[t] + (uint32_t)start;
+  return (uint32_t)min_u64(lay->pub.chunk_rows, lay->row_count[t] - start);
+}
+
+// A staged input's rows of chunk c into tile t's PMU: AGCU read channel `chan` -> PMU write 1,
+// one pass (the step reads them as often as it needs from the PMU).
+static sparrow_ops_prog_status_t emit_stage(build_t *b, const stream_ref_t *r, uint32_t c,
+                                            uint32_t t, uint32_t chan, tile_routes_t *routes) {
+  uint32_t first = 0, rows = chunk_rows(b->lay, t, c, &first);
+  if (rows == 0) {
+    return SPARROW_OPS_PROG_OK;
+  }
+  const sparrow_ops_simd_stream_t *s = r->s;
+  routes->src[SPARROW_DST_PMU_WR1] = chan == 0 ? SPARROW_SRC_AGCU_RD0 : SPARROW_SRC_AGCU_RD1;
+  sparrow_ops_agen_t rd = dram_agen(r, buf_addr(b, r->step, r->buf), first, rows, 1);
+  sparrow_ops_agen_t wr = pmu_agen(r, b->lay->pub.chunk_rows, c, rows, 1);
+  TRY(sparrow_ops_prog_agcu(b->prog, t,
+                            chan == 0 ? SPARROW_AGCU_CHANNEL_RD0 : SPARROW_AGCU_CHANNEL_RD1, &rd));
+  TRY(sparrow_ops_prog_pmu(b->prog, t, SPARROW_PMU_PORT_WR1, &wr));
+  uint64_t lines = (uint64_t)s->tensors * s->beats * rows;
+  b->load[t].agcu_rd[chan] += lines;
+  b->load[t].pmu = max_u64(b->load[t].pmu, lines);
+  return SPARROW_OPS_PROG_OK;
+}
+
+// The staged inputs of chunk c, loaded before its first step (a launch's first chunk: nothing
+// loaded them during an earlier chunk of the same launch). One phase per staged input.
+static sparrow_ops_prog_status_t emit_stage_chunk(build_t *b, uint32_t c) {
+  const lay_t *lay = b->lay;
+  for (uint32_t s = 0; s < b->sec->nsteps; ++s) {
+    for (uint32_t i = 0; i < SPARROW_OPS_SIMD_INPUTS; ++i) {
+      const stream_ref_t *r = &lay->in[s][i];
+      if (r->s == NULL || r->place != PLACE_STAGED) {
+        continue;
+      }
+      for (uint32_t t = 0; t < lay->fabric.tiles; ++t) {
+        tile_routes_t routes;
+        routes_none(&routes);
+        TRY(emit_stage(b, r, c, t, 1, &routes));
+        TRY(emit_routes(b->prog, t, &routes));
+      }
+      TRY(end_phase(b));
+    }
+  }
+  return SPARROW_OPS_PROG_OK;
+}
+
+// Step s's SIMD phase on tile t for the rows [first, first + rows) of chunk c.
+static sparrow_ops_prog_status_t emit_simd(build_t *b, uint32_t s, uint32_t t, uint32_t c,
+                                           uint32_t first, uint32_t rows, tile_routes_t *routes) {
   const lay_t *lay = b->lay;
   const sparrow_ops_exec_job_t *j = step_job(b->sec, s);
   static const uint32_t kPcuDst[SPARROW_OPS_SIMD_INPUTS] = {SPARROW_DST_PCU_A, SPARROW_DST_PCU_B};
@@ -503,12 +670,12 @@ static sparrow_ops_prog_status_t emit_simd(build_t *b, uint32_t s, uint32_t t, u
     uint64_t beats = stream_beats(r->s, rows);
     if (r->place == PLACE_DRAM) {
       routes->src[kPcuDst[i]] = kAgcuSrc[i];
-      sparrow_ops_agen_t g = dram_agen(r, buf_addr(b, r->step, r->buf), first, rows);
+      sparrow_ops_agen_t g = dram_agen(r, buf_addr(b, r->step, r->buf), first, rows, r->s->passes);
       TRY(sparrow_ops_prog_agcu(b->prog, t, kAgcuChan[i], &g));
       load->agcu_rd[i] += beats;
     } else {
       routes->src[kPcuDst[i]] = kPmuSrc[i];
-      sparrow_ops_agen_t g = pmu_agen(r, lay->pub.chunk_rows, rows, r->s->passes);
+      sparrow_ops_agen_t g = pmu_agen(r, lay->pub.chunk_rows, c, rows, r->s->passes);
       TRY(sparrow_ops_prog_pmu(b->prog, t, kPmuPort[i], &g));
       load->pmu = max_u64(load->pmu, beats);
     }
@@ -518,13 +685,13 @@ static sparrow_ops_prog_status_t emit_simd(build_t *b, uint32_t s, uint32_t t, u
     uint64_t beats = stream_beats(o->s, rows);
     if (o->to_dram) {
       routes->src[SPARROW_DST_AGCU_WR] = SPARROW_SRC_PCU_OUT;
-      sparrow_ops_agen_t g = dram_agen(o, buf_addr(b, o->step, o->buf), first, rows);
+      sparrow_ops_agen_t g = dram_agen(o, buf_addr(b, o->step, o->buf), first, rows, 1);
       TRY(sparrow_ops_prog_agcu(b->prog, t, SPARROW_AGCU_CHANNEL_WR, &g));
       load->agcu_wr += beats;
     }
     if (o->place == PLACE_ROWS) {
       routes->src[SPARROW_DST_PMU_WR0] = SPARROW_SRC_PCU_OUT;
-      sparrow_ops_agen_t g = pmu_agen(o, lay->pub.chunk_rows, rows, 1);
+      sparrow_ops_agen_t g = pmu_agen(o, lay->pub.chunk_rows, c, rows, 1);
       TRY(sparrow_ops_prog_pmu(b->prog, t, SPARROW_PMU_PORT_WR0, &g));
       load->pmu = max_u64(load->pmu, beats);
     }
@@ -545,16 +712,6 @@ static sparrow_ops_prog_status_t emit_simd(build_t *b, uint32_t s, uint32_t t, u
   return SPARROW_OPS_PROG_OK;
 }
 
-// The rows of tile t in chunk c (0: none).
-static uint32_t chunk_rows(const lay_t *lay, uint32_t t, uint32_t c, uint32_t *first) {
-  uint64_t start = (uint64_t)c * lay->pub.chunk_rows;
-  if (start >= lay->row_count[t]) {
-    return 0;
-  }
-  *first = lay->row_first[t] + (uint32_t)start;
-  return (uint32_t)min_u64(lay->pub.chunk_rows, lay->row_count[t] - start);
-}
-
 // Every step of chunk c, one phase each (a LOAD phase before each when programs are not
 // resident).
 static sparrow_ops_prog_status_t emit_chunk(build_t *b, uint32_t c) {
@@ -566,7 +723,19 @@ static sparrow_ops_prog_status_t emit_chunk(build_t *b, uint32_t c) {
         routes_none(&routes);
         uint32_t first = 0, rows = chunk_rows(lay, t, c, &first);
         if (rows != 0) {
-          TRY(load == 0 ? emit_load(b, s, t, &routes) : emit_simd(b, s, t, first, rows, &routes));
+          TRY(load == 0 ? emit_load(b, s, t, &routes)
+                        : emit_simd(b, s, t, c, first, rows, &routes));
+        }
+        for (uint32_t k = 0; load == 1 && c + 1u < lay->chunks &&
+                             k < SPARROW_DF_MAX_STEPS * SPARROW_OPS_SIMD_INPUTS;
+             ++k) {
+          // The next chunk's staged input whose slot is this step's phase.
+          const stream_ref_t *r =
+              &lay->in[k / SPARROW_OPS_SIMD_INPUTS][k % SPARROW_OPS_SIMD_INPUTS];
+          if (k / SPARROW_OPS_SIMD_INPUTS < b->sec->nsteps && r->s != NULL &&
+              r->place == PLACE_STAGED && r->prefetch_step == (int)s) {
+            TRY(emit_stage(b, r, c + 1u, t, r->prefetch_chan, &routes));
+          }
         }
         TRY(emit_routes(b->prog, t, &routes));
       }
@@ -591,7 +760,8 @@ static sparrow_ops_status_t build_launch(build_t *b, uint32_t *next,
   sparrow_ops_prog_clear(b->prog);
   b->est = 0;
   memset(b->load, 0, sizeof(b->load));
-  if (emit_preamble(b) != SPARROW_OPS_PROG_OK) {
+  if (emit_preamble(b) != SPARROW_OPS_PROG_OK ||
+      emit_stage_chunk(b, *next) != SPARROW_OPS_PROG_OK) {
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   // Room for the un-routing at the end: one entry per destination at most.
@@ -673,6 +843,55 @@ static sparrow_ops_status_t build_all(const sparrow_df_section_t *sec, const lay
   return SPARROW_OPS_OK;
 }
 
+// The layout the section runs with: without staging, staging the multi-pass inputs, or staging
+// every whole-row input, whichever the golden model's estimate (the model's cycle count) says is
+// fastest. Staging trades chunk size (more phases, more program entries, more launches) for
+// overlapped and fewer DRAM reads, which pays only where the steps are long enough.
+static sparrow_ops_status_t choose_layout(const sparrow_df_section_t *sec,
+                                          const sparrow_ops_fabric_t *f, lay_t *lay, char *msg,
+                                          size_t msg_len) {
+  static const uint32_t kStaging[] = {0, 2, 1};  // off, multi-pass inputs, every input
+  static const uint64_t kNoAddr[SPARROW_DF_MAX_STEPS][SPARROW_OPS_EXEC_MAX_BUFS];
+  lay_t *trial = malloc(sizeof(*trial));
+  if (trial == NULL) {
+    set_msg(msg, msg_len, "dataflow section: host out of memory");
+    return SPARROW_OPS_E_NOMEM;
+  }
+  sparrow_ops_status_t best_st = SPARROW_OPS_E_UNSUPPORTED;
+  uint64_t best = UINT64_MAX;
+  for (size_t v = 0; v < sizeof(kStaging) / sizeof(kStaging[0]); ++v) {
+    char why[200] = "";
+    sparrow_ops_status_t st =
+        lay_out(sec, f, kStaging[v], trial, v == 0 ? msg : why, v == 0 ? msg_len : sizeof(why));
+    if (st != SPARROW_OPS_OK) {
+      best_st = v == 0 ? st : best_st;
+      if (v == 0 && st != SPARROW_OPS_E_UNSUPPORTED) {
+        break;  // a malformed section: no variant can fix it
+      }
+      continue;
+    }
+    if (v != 0 && trial->pub.staged_bufs == 0) {
+      continue;  // nothing to stage: the same layout as without
+    }
+    sparrow_ops_programs_t progs;
+    uint64_t est = 0;
+    st = build_all(sec, trial, kNoAddr, &progs, &est, v == 0 ? msg : why,
+                   v == 0 ? msg_len : sizeof(why));
+    if (st == SPARROW_OPS_OK) {
+      sparrow_ops_programs_free(&progs);
+      if (est < best) {
+        best = est;
+        best_st = SPARROW_OPS_OK;
+        *lay = *trial;
+      }
+    } else if (v == 0) {
+      best_st = st;
+    }
+  }
+  free(trial);
+  return best_st;
+}
+
 sparrow_ops_status_t sparrow_df_section_build(const sparrow_df_section_t *section,
                                               const sparrow_ops_fabric_t *fabric,
                                               const uint64_t addr[][SPARROW_OPS_EXEC_MAX_BUFS],
@@ -687,7 +906,7 @@ sparrow_ops_status_t sparrow_df_section_build(const sparrow_df_section_t *sectio
     set_msg(msg, msg_len, "dataflow section: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
-  sparrow_ops_status_t st = lay_out(section, fabric, lay, msg, msg_len);
+  sparrow_ops_status_t st = choose_layout(section, fabric, lay, msg, msg_len);
   if (st == SPARROW_OPS_OK) {
     st = build_all(section, lay, addr, programs, est_cycles, msg, msg_len);
   }
@@ -775,7 +994,7 @@ sparrow_ops_status_t sparrow_df_section_run(sparrow_dev_t *dev, const sparrow_df
     st = SPARROW_OPS_E_NOMEM;
   }
   if (st == SPARROW_OPS_OK) {
-    st = lay_out(section, &section->step[0].exec->fabric, lay, msg, msg_len);
+    st = choose_layout(section, &section->step[0].exec->fabric, lay, msg, msg_len);
   }
   if (st == SPARROW_OPS_OK) {
     dram_use(section, lay, use);

@@ -68,6 +68,7 @@ typedef struct sparrow_df_layout {
   uint32_t onchip_bufs;  // linked buffers (in the PMU)
   uint32_t kept_bufs;    // of them, also written to DRAM
   uint32_t broadcast_bufs;
+  uint32_t staged_bufs;    // DRAM inputs double-buffered through the PMU
   bool programs_resident;  // every step's program loaded once per launch
 } sparrow_df_layout_t;
 
