@@ -10,18 +10,6 @@
 
 #include "df_section.h"
 
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
-
 static const char *const kTensorNames[SPARROW_DF_T_COUNT] = {
     "-",       "x",         "ln1",      "qkv_mm",  "qkv",   "atty",      "proj_mm", "proj",
     "resid2",  "ln2",       "fc_mm",    "fch",     "fchg",  "fcproj_mm", "fcproj",  "resid3",
@@ -245,15 +233,16 @@ sparrow_ops_status_t sparrow_df_plan_block(const sparrow_df_shape_t *shape,
                                            char *msg, size_t msg_len) {
   if (shape == NULL || fabric == NULL || plan == NULL || fabric->lanes == 0 ||
       (mode != SPARROW_DF_MODE_KBK && mode != SPARROW_DF_MODE_DF)) {
-    set_msg(msg, msg_len, "block plan: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "block plan: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   if (shape->batch == 0 || shape->context == 0 || shape->width == 0 || shape->heads == 0 ||
       shape->width % shape->heads != 0) {
-    set_msg(msg, msg_len,
-            "block plan: impossible shape (batch %u, context %u, width %u, heads %u: the width "
-            "must be a multiple of the heads)",
-            shape->batch, shape->context, shape->width, shape->heads);
+    sparrow_ops_set_msg(
+        msg, msg_len,
+        "block plan: impossible shape (batch %u, context %u, width %u, heads %u: the width "
+        "must be a multiple of the heads)",
+        shape->batch, shape->context, shape->width, shape->heads);
     return SPARROW_OPS_E_ARG;
   }
   memset(plan, 0, sizeof(*plan));

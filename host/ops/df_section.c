@@ -5,40 +5,17 @@
 
 #include "df_section.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops_util.h"
 #include "program.h"
 
-// The golden model's documented estimate (sim/model/README.md, "Cycle estimate").
-#define MODEL_ENTRY_CYCLES 1u
-#define DF_LAUNCH_TIMEOUT_MS (30u * 60u * 1000u)
 #define ADDR_LIMIT 0x100000000ull
 #define IMEM_INSNS (SPARROW_PCU_IMEM_WORDS / 2u)
 // Destinations a phase writes for every tile (so nothing an earlier program routed survives).
 #define TILE_DSTS 6u
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
-
-static uint64_t min_u64(uint64_t a, uint64_t b) {
-  return a < b ? a : b;
-}
-
-static uint64_t max_u64(uint64_t a, uint64_t b) {
-  return a > b ? a : b;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Layout.
@@ -101,34 +78,35 @@ static sparrow_ops_status_t check_steps(const sparrow_df_section_t *sec,
                                         const sparrow_ops_fabric_t *f, char *msg, size_t msg_len) {
   if (sec->nsteps == 0 || sec->nsteps > SPARROW_DF_MAX_STEPS ||
       sec->nlinks > SPARROW_DF_MAX_LINKS) {
-    set_msg(msg, msg_len, "%s: %u steps and %u links (1..%u steps, at most %u links)", sec->name,
-            sec->nsteps, sec->nlinks, SPARROW_DF_MAX_STEPS, SPARROW_DF_MAX_LINKS);
+    sparrow_ops_set_msg(msg, msg_len, "%s: %u steps and %u links (1..%u steps, at most %u links)",
+                        sec->name, sec->nsteps, sec->nlinks, SPARROW_DF_MAX_STEPS,
+                        SPARROW_DF_MAX_LINKS);
     return SPARROW_OPS_E_ARG;
   }
   for (uint32_t s = 0; s < sec->nsteps; ++s) {
     const sparrow_ops_exec_t *e = sec->step[s].exec;
     if (e == NULL || sec->step[s].job >= e->njobs) {
-      set_msg(msg, msg_len, "%s: step %u has no such job", sec->name, s);
+      sparrow_ops_set_msg(msg, msg_len, "%s: step %u has no such job", sec->name, s);
       return SPARROW_OPS_E_ARG;
     }
     for (uint32_t q = 0; q < s; ++q) {
       if (sec->step[q].exec == e) {
-        set_msg(msg, msg_len, "%s: steps %u and %u share an executor", sec->name, q, s);
+        sparrow_ops_set_msg(msg, msg_len, "%s: steps %u and %u share an executor", sec->name, q, s);
         return SPARROW_OPS_E_ARG;
       }
     }
     const sparrow_ops_exec_job_t *j = step_job(sec, s);
     if (j->build != NULL || j->simd.max_tiles != 0 || j->simd.out_once != 0) {
-      set_msg(msg, msg_len, "%s: step %u is not a row-wise runner job", sec->name, s);
+      sparrow_ops_set_msg(msg, msg_len, "%s: step %u is not a row-wise runner job", sec->name, s);
       return SPARROW_OPS_E_ARG;
     }
     if (e->fabric.tiles != f->tiles || e->fabric.lanes != f->lanes) {
-      set_msg(msg, msg_len, "%s: step %u was planned for another fabric", sec->name, s);
+      sparrow_ops_set_msg(msg, msg_len, "%s: step %u was planned for another fabric", sec->name, s);
       return SPARROW_OPS_E_ARG;
     }
     if (j->simd.rows != step_job(sec, 0)->simd.rows) {
-      set_msg(msg, msg_len, "%s: step %u walks %u rows, step 0 walks %u", sec->name, s,
-              j->simd.rows, step_job(sec, 0)->simd.rows);
+      sparrow_ops_set_msg(msg, msg_len, "%s: step %u walks %u rows, step 0 walks %u", sec->name, s,
+                          j->simd.rows, step_job(sec, 0)->simd.rows);
       return SPARROW_OPS_E_ARG;
     }
   }
@@ -140,8 +118,8 @@ static sparrow_ops_status_t check_links(const sparrow_df_section_t *sec, uint32_
   for (uint32_t k = 0; k < sec->nlinks; ++k) {
     const sparrow_df_link_t *l = &sec->link[k];
     if (l->from_step >= l->to_step || l->to_step >= sec->nsteps) {
-      set_msg(msg, msg_len, "%s: link %u must run from an earlier step to a later one", sec->name,
-              k);
+      sparrow_ops_set_msg(msg, msg_len, "%s: link %u must run from an earlier step to a later one",
+                          sec->name, k);
       return SPARROW_OPS_E_ARG;
     }
     const sparrow_ops_exec_job_t *from = step_job(sec, l->from_step);
@@ -149,14 +127,15 @@ static sparrow_ops_status_t check_links(const sparrow_df_section_t *sec, uint32_
     const sparrow_ops_exec_t *to_exec = sec->step[l->to_step].exec;
     if (from->simd.out.tensors == 0 || from->out_buf != l->from_buf || from->out_off != 0 ||
         !row_stream(&from->simd.out, lanes)) {
-      set_msg(msg, msg_len, "%s: link %u: buffer %u is not step %u's whole-row output", sec->name,
-              k, l->from_buf, l->from_step);
+      sparrow_ops_set_msg(msg, msg_len, "%s: link %u: buffer %u is not step %u's whole-row output",
+                          sec->name, k, l->from_buf, l->from_step);
       return SPARROW_OPS_E_ARG;
     }
     if (l->to_buf >= to_exec->nbufs || (to_exec->buf[l->to_buf].role & SPARROW_OPS_EXEC_IN) == 0 ||
         link_into(sec, l->to_step, l->to_buf) != (int)k) {
-      set_msg(msg, msg_len, "%s: link %u: buffer %u of step %u is not an input linked once",
-              sec->name, k, l->to_buf, l->to_step);
+      sparrow_ops_set_msg(msg, msg_len,
+                          "%s: link %u: buffer %u of step %u is not an input linked once",
+                          sec->name, k, l->to_buf, l->to_step);
       return SPARROW_OPS_E_ARG;
     }
     uint32_t readers = 0;
@@ -166,14 +145,14 @@ static sparrow_ops_status_t check_links(const sparrow_df_section_t *sec, uint32_
       }
       readers++;
       if (to->in_off[i] != 0 || !same_geometry(&to->simd.in[i], &from->simd.out)) {
-        set_msg(msg, msg_len, "%s: link %u: step %u reads the rows in another layout", sec->name, k,
-                l->to_step);
+        sparrow_ops_set_msg(msg, msg_len, "%s: link %u: step %u reads the rows in another layout",
+                            sec->name, k, l->to_step);
         return SPARROW_OPS_E_ARG;
       }
     }
     if (readers == 0) {
-      set_msg(msg, msg_len, "%s: link %u: step %u does not read buffer %u", sec->name, k,
-              l->to_step, l->to_buf);
+      sparrow_ops_set_msg(msg, msg_len, "%s: link %u: step %u does not read buffer %u", sec->name,
+                          k, l->to_step, l->to_buf);
       return SPARROW_OPS_E_ARG;
     }
   }
@@ -268,7 +247,7 @@ static sparrow_ops_status_t lay_out(const sparrow_df_section_t *sec, const sparr
                                     size_t msg_len) {
   if (sec == NULL || f == NULL || lay == NULL || f->lanes == 0 || f->tiles == 0 ||
       f->tiles > SPARROW_MAX_TILES) {
-    set_msg(msg, msg_len, "dataflow section: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "dataflow section: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_status_t st = check_steps(sec, f, msg, msg_len);
@@ -364,10 +343,11 @@ static sparrow_ops_status_t lay_out(const sparrow_df_section_t *sec, const sparr
     chunk = (uint32_t)min_u64(room / lines_per_row, max_rows);
   }
   if (chunk == 0 || bcast_lines > pmu_lines) {
-    set_msg(msg, msg_len,
-            "%s: one row of its linked tensors (%u lines) and its broadcasts (%u lines) do not fit "
-            "a PMU of %u lines",
-            sec->name, lines_per_row, bcast_lines, pmu_lines);
+    sparrow_ops_set_msg(
+        msg, msg_len,
+        "%s: one row of its linked tensors (%u lines) and its broadcasts (%u lines) do not fit "
+        "a PMU of %u lines",
+        sec->name, lines_per_row, bcast_lines, pmu_lines);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   lay->pub.chunk_rows = chunk;
@@ -422,7 +402,7 @@ sparrow_ops_status_t sparrow_df_section_layout(const sparrow_df_section_t *secti
                                                size_t msg_len) {
   lay_t *lay = malloc(sizeof(*lay));
   if (lay == NULL) {
-    set_msg(msg, msg_len, "dataflow section: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "dataflow section: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   sparrow_ops_status_t st = choose_layout(section, fabric, lay, msg, msg_len);
@@ -435,14 +415,6 @@ sparrow_ops_status_t sparrow_df_section_layout(const sparrow_df_section_t *secti
 
 // ---------------------------------------------------------------------------------------------------
 // Programs.
-
-#define TRY(expr)                           \
-  do {                                      \
-    sparrow_ops_prog_status_t st_ = (expr); \
-    if (st_ != SPARROW_OPS_PROG_OK) {       \
-      return st_;                           \
-    }                                       \
-  } while (0)
 
 typedef struct build {
   const sparrow_df_section_t *sec;
@@ -467,14 +439,14 @@ static void routes_none(tile_routes_t *r) {
 static sparrow_ops_prog_status_t emit_routes(sparrow_ops_prog_t *prog, uint32_t tile,
                                              const tile_routes_t *r) {
   for (uint32_t d = 0; d < TILE_DSTS; ++d) {
-    TRY(sparrow_ops_prog_route(prog, tile, d, tile, r->src[d]));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_route(prog, tile, d, tile, r->src[d]));
   }
   return SPARROW_OPS_PROG_OK;
 }
 
 // Ends a phase: op_run, and its estimate.
 static sparrow_ops_prog_status_t end_phase(build_t *b) {
-  TRY(sparrow_ops_prog_run(b->prog));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_run(b->prog));
   b->est += sparrow_ops_exec_estimate_phase(&b->lay->fabric, b->load, b->lay->fabric.tiles);
   memset(b->load, 0, sizeof(b->load));
   return SPARROW_OPS_PROG_OK;
@@ -493,8 +465,9 @@ static sparrow_ops_prog_status_t emit_load(build_t *b, uint32_t s, uint32_t t,
   sparrow_ops_agen_t code = {(uint32_t)buf_addr(b, s, j->code_buf),
                              {j->code_beats, 1, 1, 1},
                              {(int32_t)beat_bytes, 0, 0, 0}};
-  TRY(sparrow_ops_prog_agcu(b->prog, t, SPARROW_AGCU_CHANNEL_RD0, &code));
-  TRY(sparrow_ops_prog_pcu_load(b->prog, t, 2u * b->lay->origin[s], j->code_beats));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(b->prog, t, SPARROW_AGCU_CHANNEL_RD0, &code));
+  SPARROW_OPS_PROG_TRY(
+      sparrow_ops_prog_pcu_load(b->prog, t, 2u * b->lay->origin[s], j->code_beats));
   b->load[t].agcu_rd[0] += j->code_beats;
   b->load[t].pcu += j->code_beats;
   return SPARROW_OPS_PROG_OK;
@@ -510,8 +483,8 @@ static sparrow_ops_prog_status_t emit_broadcast(build_t *b, const stream_ref_t *
                            {lines, 1, 1, 1},
                            {(int32_t)beat_bytes, 0, 0, 0}};
   sparrow_ops_agen_t wr = {r->region, {lines, 1, 1, 1}, {1, 0, 0, 0}};
-  TRY(sparrow_ops_prog_agcu(b->prog, t, SPARROW_AGCU_CHANNEL_RD1, &rd));
-  TRY(sparrow_ops_prog_pmu(b->prog, t, SPARROW_PMU_PORT_WR1, &wr));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(b->prog, t, SPARROW_AGCU_CHANNEL_RD1, &rd));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(b->prog, t, SPARROW_PMU_PORT_WR1, &wr));
   b->load[t].agcu_rd[1] += lines;
   b->load[t].pmu = max_u64(b->load[t].pmu, lines);
   return SPARROW_OPS_PROG_OK;
@@ -535,8 +508,8 @@ static sparrow_ops_prog_status_t emit_preamble(build_t *b) {
   // buffer synchronization on, and config registers persist across launches.
   for (uint32_t t = 0; t < lay->fabric.tiles; ++t) {
     if ((lay->busy_tiles_mask & (1u << t)) != 0) {
-      TRY(sparrow_ops_prog_pmu_sync(b->prog, t, 0, 0, 1, 1, 1));
-      TRY(sparrow_ops_prog_pmu_sync(b->prog, t, 1, 0, 1, 1, 1));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(b->prog, t, 0, 0, 1, 1, 1));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(b->prog, t, 1, 0, 1, 1, 1));
     }
   }
   for (uint32_t p = 0; p < phases; ++p) {
@@ -545,15 +518,15 @@ static sparrow_ops_prog_status_t emit_preamble(build_t *b) {
       routes_none(&routes);
       if ((lay->busy_tiles_mask & (1u << t)) != 0) {
         if (p < loads) {
-          TRY(emit_load(b, p, t, &routes));
+          SPARROW_OPS_PROG_TRY(emit_load(b, p, t, &routes));
         }
         if (p < nb) {
-          TRY(emit_broadcast(b, bcast[p], t, &routes));
+          SPARROW_OPS_PROG_TRY(emit_broadcast(b, bcast[p], t, &routes));
         }
       }
-      TRY(emit_routes(b->prog, t, &routes));
+      SPARROW_OPS_PROG_TRY(emit_routes(b->prog, t, &routes));
     }
-    TRY(end_phase(b));
+    SPARROW_OPS_PROG_TRY(end_phase(b));
   }
   return SPARROW_OPS_PROG_OK;
 }
@@ -616,9 +589,9 @@ static sparrow_ops_prog_status_t emit_stage(build_t *b, const stream_ref_t *r, u
   routes->src[SPARROW_DST_PMU_WR1] = chan == 0 ? SPARROW_SRC_AGCU_RD0 : SPARROW_SRC_AGCU_RD1;
   sparrow_ops_agen_t rd = dram_agen(r, buf_addr(b, r->step, r->buf), first, rows, 1);
   sparrow_ops_agen_t wr = pmu_agen(r, b->lay->pub.chunk_rows, c, rows, 1);
-  TRY(sparrow_ops_prog_agcu(b->prog, t,
-                            chan == 0 ? SPARROW_AGCU_CHANNEL_RD0 : SPARROW_AGCU_CHANNEL_RD1, &rd));
-  TRY(sparrow_ops_prog_pmu(b->prog, t, SPARROW_PMU_PORT_WR1, &wr));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(
+      b->prog, t, chan == 0 ? SPARROW_AGCU_CHANNEL_RD0 : SPARROW_AGCU_CHANNEL_RD1, &rd));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(b->prog, t, SPARROW_PMU_PORT_WR1, &wr));
   uint64_t lines = (uint64_t)s->tensors * s->beats * rows;
   b->load[t].agcu_rd[chan] += lines;
   b->load[t].pmu = max_u64(b->load[t].pmu, lines);
@@ -638,10 +611,10 @@ static sparrow_ops_prog_status_t emit_stage_chunk(build_t *b, uint32_t c) {
       for (uint32_t t = 0; t < lay->fabric.tiles; ++t) {
         tile_routes_t routes;
         routes_none(&routes);
-        TRY(emit_stage(b, r, c, t, 1, &routes));
-        TRY(emit_routes(b->prog, t, &routes));
+        SPARROW_OPS_PROG_TRY(emit_stage(b, r, c, t, 1, &routes));
+        SPARROW_OPS_PROG_TRY(emit_routes(b->prog, t, &routes));
       }
-      TRY(end_phase(b));
+      SPARROW_OPS_PROG_TRY(end_phase(b));
     }
   }
   return SPARROW_OPS_PROG_OK;
@@ -671,12 +644,12 @@ static sparrow_ops_prog_status_t emit_simd(build_t *b, uint32_t s, uint32_t t, u
     if (r->place == PLACE_DRAM) {
       routes->src[kPcuDst[i]] = kAgcuSrc[i];
       sparrow_ops_agen_t g = dram_agen(r, buf_addr(b, r->step, r->buf), first, rows, r->s->passes);
-      TRY(sparrow_ops_prog_agcu(b->prog, t, kAgcuChan[i], &g));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(b->prog, t, kAgcuChan[i], &g));
       load->agcu_rd[i] += beats;
     } else {
       routes->src[kPcuDst[i]] = kPmuSrc[i];
       sparrow_ops_agen_t g = pmu_agen(r, lay->pub.chunk_rows, c, rows, r->s->passes);
-      TRY(sparrow_ops_prog_pmu(b->prog, t, kPmuPort[i], &g));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(b->prog, t, kPmuPort[i], &g));
       load->pmu = max_u64(load->pmu, beats);
     }
   }
@@ -686,13 +659,13 @@ static sparrow_ops_prog_status_t emit_simd(build_t *b, uint32_t s, uint32_t t, u
     if (o->to_dram) {
       routes->src[SPARROW_DST_AGCU_WR] = SPARROW_SRC_PCU_OUT;
       sparrow_ops_agen_t g = dram_agen(o, buf_addr(b, o->step, o->buf), first, rows, 1);
-      TRY(sparrow_ops_prog_agcu(b->prog, t, SPARROW_AGCU_CHANNEL_WR, &g));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(b->prog, t, SPARROW_AGCU_CHANNEL_WR, &g));
       load->agcu_wr += beats;
     }
     if (o->place == PLACE_ROWS) {
       routes->src[SPARROW_DST_PMU_WR0] = SPARROW_SRC_PCU_OUT;
       sparrow_ops_agen_t g = pmu_agen(o, lay->pub.chunk_rows, c, rows, 1);
-      TRY(sparrow_ops_prog_pmu(b->prog, t, SPARROW_PMU_PORT_WR0, &g));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(b->prog, t, SPARROW_PMU_PORT_WR0, &g));
       load->pmu = max_u64(load->pmu, beats);
     }
   }
@@ -706,7 +679,7 @@ static sparrow_ops_prog_status_t emit_simd(build_t *b, uint32_t s, uint32_t t, u
   for (uint32_t seg = 0; seg < SPARROW_SIMD_SEGMENTS; ++seg) {
     walk.seg[seg] = sparrow_simd_asm_seg_reg(j->code, seg, lay->origin[s]);
   }
-  TRY(sparrow_ops_prog_pcu_simd(b->prog, t, &walk));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pcu_simd(b->prog, t, &walk));
   load->pcu +=
       sparrow_ops_exec_simd_groups(j->code, lay->fabric.lanes, rows, j->simd.beats, j->simd.passes);
   return SPARROW_OPS_PROG_OK;
@@ -723,8 +696,8 @@ static sparrow_ops_prog_status_t emit_chunk(build_t *b, uint32_t c) {
         routes_none(&routes);
         uint32_t first = 0, rows = chunk_rows(lay, t, c, &first);
         if (rows != 0) {
-          TRY(load == 0 ? emit_load(b, s, t, &routes)
-                        : emit_simd(b, s, t, c, first, rows, &routes));
+          SPARROW_OPS_PROG_TRY(load == 0 ? emit_load(b, s, t, &routes)
+                                         : emit_simd(b, s, t, c, first, rows, &routes));
         }
         for (uint32_t k = 0; load == 1 && c + 1u < lay->chunks &&
                              k < SPARROW_DF_MAX_STEPS * SPARROW_OPS_SIMD_INPUTS;
@@ -734,12 +707,12 @@ static sparrow_ops_prog_status_t emit_chunk(build_t *b, uint32_t c) {
               &lay->in[k / SPARROW_OPS_SIMD_INPUTS][k % SPARROW_OPS_SIMD_INPUTS];
           if (k / SPARROW_OPS_SIMD_INPUTS < b->sec->nsteps && r->s != NULL &&
               r->place == PLACE_STAGED && r->prefetch_step == (int)s) {
-            TRY(emit_stage(b, r, c + 1u, t, r->prefetch_chan, &routes));
+            SPARROW_OPS_PROG_TRY(emit_stage(b, r, c + 1u, t, r->prefetch_chan, &routes));
           }
         }
-        TRY(emit_routes(b->prog, t, &routes));
+        SPARROW_OPS_PROG_TRY(emit_routes(b->prog, t, &routes));
       }
-      TRY(end_phase(b));
+      SPARROW_OPS_PROG_TRY(end_phase(b));
     }
   }
   return SPARROW_OPS_PROG_OK;
@@ -749,7 +722,7 @@ static sparrow_ops_prog_status_t emit_unroute(build_t *b) {
   tile_routes_t none;
   routes_none(&none);
   for (uint32_t t = 0; t < b->lay->fabric.tiles; ++t) {
-    TRY(emit_routes(b->prog, t, &none));
+    SPARROW_OPS_PROG_TRY(emit_routes(b->prog, t, &none));
   }
   return SPARROW_OPS_PROG_OK;
 }
@@ -790,7 +763,7 @@ static sparrow_ops_status_t build_launch(build_t *b, uint32_t *next,
       sparrow_ops_prog_end(b->prog) != SPARROW_OPS_PROG_OK) {
     return SPARROW_OPS_E_UNSUPPORTED;
   }
-  *est += b->est + (uint64_t)b->prog->count * MODEL_ENTRY_CYCLES;
+  *est += b->est + (uint64_t)b->prog->count * SPARROW_OPS_MODEL_ENTRY_CYCLES;
   return sparrow_ops_programs_push(programs, b->prog);
 }
 
@@ -821,8 +794,9 @@ static sparrow_ops_status_t build_all(const sparrow_df_section_t *sec, const lay
       st = build_launch(b, &next, programs, &est);
     }
     if (st == SPARROW_OPS_E_UNSUPPORTED) {
-      set_msg(msg, msg_len, "%s: one chunk of %u rows needs more than the %u program entries",
-              sec->name, lay->pub.chunk_rows, lay->fabric.prog_entries);
+      sparrow_ops_set_msg(msg, msg_len,
+                          "%s: one chunk of %u rows needs more than the %u program entries",
+                          sec->name, lay->pub.chunk_rows, lay->fabric.prog_entries);
     }
   }
   if (prog != NULL) {
@@ -833,7 +807,7 @@ static sparrow_ops_status_t build_all(const sparrow_df_section_t *sec, const lay
   if (st != SPARROW_OPS_OK) {
     sparrow_ops_programs_free(programs);
     if (st == SPARROW_OPS_E_NOMEM) {
-      set_msg(msg, msg_len, "%s: host out of memory", sec->name);
+      sparrow_ops_set_msg(msg, msg_len, "%s: host out of memory", sec->name);
     }
     return st;
   }
@@ -854,7 +828,7 @@ static sparrow_ops_status_t choose_layout(const sparrow_df_section_t *sec,
   static const uint64_t kNoAddr[SPARROW_DF_MAX_STEPS][SPARROW_OPS_EXEC_MAX_BUFS];
   lay_t *trial = malloc(sizeof(*trial));
   if (trial == NULL) {
-    set_msg(msg, msg_len, "dataflow section: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "dataflow section: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   sparrow_ops_status_t best_st = SPARROW_OPS_E_UNSUPPORTED;
@@ -898,12 +872,12 @@ sparrow_ops_status_t sparrow_df_section_build(const sparrow_df_section_t *sectio
                                               sparrow_ops_programs_t *programs,
                                               uint64_t *est_cycles, char *msg, size_t msg_len) {
   if (addr == NULL || programs == NULL) {
-    set_msg(msg, msg_len, "dataflow section: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "dataflow section: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   lay_t *lay = malloc(sizeof(*lay));
   if (lay == NULL) {
-    set_msg(msg, msg_len, "dataflow section: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "dataflow section: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   sparrow_ops_status_t st = choose_layout(section, fabric, lay, msg, msg_len);
@@ -947,8 +921,8 @@ static void dram_use(const sparrow_df_section_t *sec, const lay_t *lay, dram_use
 
 static sparrow_ops_status_t device_fail(sparrow_dev_t *dev, sparrow_status_t st, const char *what,
                                         const char *name, char *msg, size_t msg_len) {
-  set_msg(msg, msg_len, "%s %s: %s: %s", what, name, sparrow_status_name(st),
-          sparrow_last_error(dev));
+  sparrow_ops_set_msg(msg, msg_len, "%s %s: %s: %s", what, name, sparrow_status_name(st),
+                      sparrow_last_error(dev));
   return SPARROW_OPS_E_DEVICE;
 }
 
@@ -956,24 +930,14 @@ static sparrow_ops_status_t run_programs(sparrow_dev_t *dev, const sparrow_df_se
                                          const sparrow_ops_programs_t *progs,
                                          sparrow_ops_simd_stats_t *stats, char *msg,
                                          size_t msg_len) {
-  for (size_t i = 0; i < progs->count; ++i) {
-    sparrow_counters_t counters;
-    uint32_t fp_status = 0;
-    sparrow_status_t ds = sparrow_run(dev, progs->entries[i], progs->lengths[i],
-                                      DF_LAUNCH_TIMEOUT_MS, &counters, &fp_status);
-    if (ds != SPARROW_OK) {
-      char what[96];
-      snprintf(what, sizeof(what), "%s, launch %zu of %zu:", sec->name, i + 1, progs->count);
-      return device_fail(dev, ds, what, "run", msg, msg_len);
-    }
-    stats->cycles += counters.cycles;
-    stats->dram_rd_bytes += counters.dram_rd_bytes;
-    stats->dram_wr_bytes += counters.dram_wr_bytes;
-    stats->fp_status |= fp_status;
-    stats->launches++;
-    stats->entries += progs->lengths[i];
-  }
-  return SPARROW_OPS_OK;
+  char prefix[96];
+  snprintf(prefix, sizeof(prefix), "%s, ", sec->name);
+  sparrow_ops_run_totals_t run;
+  memset(&run, 0, sizeof(run));
+  sparrow_ops_status_t st = sparrow_ops_programs_run(dev, progs, SPARROW_OPS_LAUNCH_TIMEOUT_MS,
+                                                     prefix, ": run", &run, msg, msg_len);
+  SPARROW_OPS_RUN_TOTALS_ADD(stats, &run);
+  return st;
 }
 
 sparrow_ops_status_t sparrow_df_section_run(sparrow_dev_t *dev, const sparrow_df_section_t *section,
@@ -981,7 +945,7 @@ sparrow_ops_status_t sparrow_df_section_run(sparrow_dev_t *dev, const sparrow_df
                                             size_t msg_len) {
   if (dev == NULL || section == NULL || section->nsteps == 0 || section->step[0].exec == NULL ||
       stats == NULL) {
-    set_msg(msg, msg_len, "dataflow section: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "dataflow section: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   lay_t *lay = malloc(sizeof(*lay));
@@ -990,7 +954,7 @@ sparrow_ops_status_t sparrow_df_section_run(sparrow_dev_t *dev, const sparrow_df
   bool(*have)[SPARROW_OPS_EXEC_MAX_BUFS] = calloc(SPARROW_DF_MAX_STEPS, sizeof(*have));
   sparrow_ops_status_t st = SPARROW_OPS_OK;
   if (lay == NULL || use == NULL || addr == NULL || have == NULL) {
-    set_msg(msg, msg_len, "dataflow section: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "dataflow section: host out of memory");
     st = SPARROW_OPS_E_NOMEM;
   }
   if (st == SPARROW_OPS_OK) {
@@ -1012,8 +976,8 @@ sparrow_ops_status_t sparrow_df_section_run(sparrow_dev_t *dev, const sparrow_df
       }
       have[s][i] = true;
       if (addr[s][i] + e->buf[i].bytes > ADDR_LIMIT) {
-        set_msg(msg, msg_len, "%s: buffer %s lies beyond 32-bit device addresses", section->name,
-                e->buf[i].name);
+        sparrow_ops_set_msg(msg, msg_len, "%s: buffer %s lies beyond 32-bit device addresses",
+                            section->name, e->buf[i].name);
         st = SPARROW_OPS_E_UNSUPPORTED;
       } else if (use->write[s][i]) {
         ds = sparrow_write(dev, addr[s][i], e->buf[i].image, (size_t)e->buf[i].bytes);

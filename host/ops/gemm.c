@@ -3,9 +3,12 @@
 // GEMM on the fabric: the planner (tiling and its cost model), packing, and the program builder.
 // docs/ops.md describes the schedule; docs/fabric.md the units it programs.
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops_util.h"
 #include "program.h"
 #include "sparrow_ops.h"
 
@@ -25,6 +28,16 @@ const char *sparrow_ops_status_name(sparrow_ops_status_t status) {
   return "unknown status";
 }
 
+void sparrow_ops_set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
+  if (msg == NULL || msg_len == 0) {
+    return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, msg_len, fmt, ap);
+  va_end(ap);
+}
+
 void sparrow_ops_fabric_from_info(const sparrow_info_t *info, sparrow_ops_fabric_t *fabric) {
   memset(fabric, 0, sizeof(*fabric));
   fabric->tiles = info->tiles;
@@ -34,25 +47,6 @@ void sparrow_ops_fabric_from_info(const sparrow_info_t *info, sparrow_ops_fabric
   fabric->agcu_outstanding = info->agcu_outstanding;
   fabric->dram_bw = info->dram_bw;
   fabric->dram_latency = info->dram_latency;
-}
-
-static uint32_t ceil_div(uint32_t a, uint32_t b) {
-  return (uint32_t)(((uint64_t)a + b - 1) / b);
-}
-static uint64_t max_u64(uint64_t a, uint64_t b) {
-  return a > b ? a : b;
-}
-static uint32_t min_u32(uint32_t a, uint32_t b) {
-  return a < b ? a : b;
-}
-
-// Splits `total` items into `parts` balanced runs; run p gets *count items starting at *first.
-static void split_even(uint32_t total, uint32_t parts, uint32_t p, uint32_t *first,
-                       uint32_t *count) {
-  uint32_t base = total / parts;
-  uint32_t extra = total % parts;
-  *count = base + (p < extra ? 1u : 0u);
-  *first = p * base + min_u32(p, extra);
 }
 
 void sparrow_ops_gemm_task(const sparrow_ops_gemm_plan_t *plan, uint32_t round, uint32_t tile,
@@ -165,11 +159,11 @@ sparrow_ops_status_t sparrow_ops_gemm_plan(const sparrow_ops_fabric_t *fabric, u
   p.lanes = fabric->lanes;
   p.pmu_lines = fabric->pmu_words / fabric->lanes;
   p.prog_entries = fabric->prog_entries;
-  p.mblocks = ceil_div(m, p.lanes);
+  p.mblocks = ceil_div_u32(m, p.lanes);
   if (p.mblocks > 1 && p.mblocks % 2 != 0) {
     p.mblocks += 1;  // the A ring's two slots take row blocks in pairs
   }
-  p.nblocks = ceil_div(n, p.lanes);
+  p.nblocks = ceil_div_u32(n, p.lanes);
   p.mp = p.mblocks * p.lanes;
   p.np = p.nblocks * p.lanes;
   p.a_bytes = 4ull * k * p.mp;
@@ -190,13 +184,13 @@ sparrow_ops_status_t sparrow_ops_gemm_plan(const sparrow_ops_fabric_t *fabric, u
   }
   // Try every chunk width nb, with the fewest K chunks that fit (nb + 2) * kc lines in a PMU; keep
   // the cheapest by the cost model.
-  uint32_t per_group = ceil_div(p.nblocks, p.col_groups);
+  uint32_t per_group = ceil_div_u32(p.nblocks, p.col_groups);
   cost_params_t cost = {fabric->dram_bw, fabric->dram_latency, fabric->agcu_outstanding};
   uint64_t best = UINT64_MAX;
   sparrow_ops_gemm_plan_t best_plan = p;
   for (uint32_t nb = 1; nb <= per_group; ++nb) {
-    uint32_t rounds = ceil_div(p.nblocks, p.col_groups * nb);
-    if (ceil_div(p.nblocks, p.col_groups * rounds) != nb) {
+    uint32_t rounds = ceil_div_u32(p.nblocks, p.col_groups * nb);
+    if (ceil_div_u32(p.nblocks, p.col_groups * rounds) != nb) {
       continue;  // the same balanced split as a smaller nb
     }
     uint32_t kc_max = p.pmu_lines / (nb + 2u);
@@ -206,8 +200,8 @@ sparrow_ops_status_t sparrow_ops_gemm_plan(const sparrow_ops_fabric_t *fabric, u
     sparrow_ops_gemm_plan_t c = p;
     c.nb = nb;
     c.rounds = rounds;
-    c.k_chunks = ceil_div(k, kc_max);
-    c.kc = ceil_div(k, c.k_chunks);
+    c.k_chunks = ceil_div_u32(k, kc_max);
+    c.kc = ceil_div_u32(k, c.k_chunks);
     c.b_region = 2u * c.kc;
     c.est_cycles = estimate_plan(&c, &cost);
     if (c.est_cycles < best) {
@@ -260,14 +254,6 @@ void sparrow_ops_programs_free(sparrow_ops_programs_t *programs) {
 // ---------------------------------------------------------------------------------------------------
 // Program builder.
 
-#define TRY(expr)                           \
-  do {                                      \
-    sparrow_ops_prog_status_t st_ = (expr); \
-    if (st_ != SPARROW_OPS_PROG_OK) {       \
-      return st_;                           \
-    }                                       \
-  } while (0)
-
 static sparrow_ops_agen_t agen(uint64_t base, uint32_t c0, int64_t s0, uint32_t c1, int64_t s1,
                                uint32_t c2, int64_t s2, uint32_t c3, int64_t s3) {
   sparrow_ops_agen_t g = {
@@ -294,15 +280,17 @@ static sparrow_ops_prog_status_t emit_phase_a(sparrow_ops_prog_t *prog, const pa
       continue;
     }
     // agcu_rd1 feeds only pmu_wr1 here (a multicast to pcu_c would stall it).
-    TRY(sparrow_ops_prog_route(prog, t, SPARROW_DST_PCU_C, t, SPARROW_SW_NO_SOURCE));
-    TRY(sparrow_ops_prog_route(prog, t, SPARROW_DST_PMU_WR1, t, SPARROW_SRC_AGCU_RD1));
-    TRY(sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_route(prog, t, SPARROW_DST_PCU_C, t, SPARROW_SW_NO_SOURCE));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_route(prog, t, SPARROW_DST_PMU_WR1, t, SPARROW_SRC_AGCU_RD1));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0));
     sparrow_ops_agen_t rd =
         agen(ctx->b_addr + (uint64_t)k0 * row_b + (uint64_t)task.jb0 * lane_bytes, kcq, row_b,
              task.nb, lane_bytes, 1, 0, 1, 0);
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &rd));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &rd));
     sparrow_ops_agen_t wr = agen(p->b_region, kcq * task.nb, 1, 1, 0, 1, 0, 1, 0);
-    TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR1, &wr));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR1, &wr));
   }
   return sparrow_ops_prog_run(prog);
 }
@@ -328,35 +316,42 @@ static sparrow_ops_prog_status_t emit_phase_b(sparrow_ops_prog_t *prog, const pa
     uint32_t slots = task.mb == 1 ? 1u : 2u;
     uint32_t pairs = task.mb / slots;
     if (acc_init) {
-      TRY(sparrow_ops_prog_route(prog, t, SPARROW_DST_PMU_WR1, t, SPARROW_SW_NO_SOURCE));
-      TRY(sparrow_ops_prog_route(prog, t, SPARROW_DST_PCU_C, t, SPARROW_SRC_AGCU_RD1));
+      SPARROW_OPS_PROG_TRY(
+          sparrow_ops_prog_route(prog, t, SPARROW_DST_PMU_WR1, t, SPARROW_SW_NO_SOURCE));
+      SPARROW_OPS_PROG_TRY(
+          sparrow_ops_prog_route(prog, t, SPARROW_DST_PCU_C, t, SPARROW_SRC_AGCU_RD1));
     } else {
-      TRY(sparrow_ops_prog_route(prog, t, SPARROW_DST_PCU_C, t, SPARROW_SW_NO_SOURCE));
+      SPARROW_OPS_PROG_TRY(
+          sparrow_ops_prog_route(prog, t, SPARROW_DST_PCU_C, t, SPARROW_SW_NO_SOURCE));
     }
-    TRY(sparrow_ops_prog_route(prog, t, SPARROW_DST_PMU_WR0, t, SPARROW_SRC_AGCU_RD0));
-    TRY(sparrow_ops_prog_route(prog, t, SPARROW_DST_PCU_A, t, SPARROW_SRC_PMU_RD0));
-    TRY(sparrow_ops_prog_route(prog, t, SPARROW_DST_PCU_B, t, SPARROW_SRC_PMU_RD1));
-    TRY(sparrow_ops_prog_route(prog, t, SPARROW_DST_AGCU_WR, t, SPARROW_SRC_PCU_OUT));
-    TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 1, 2, kcq, kcq * task.nb));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_route(prog, t, SPARROW_DST_PMU_WR0, t, SPARROW_SRC_AGCU_RD0));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_route(prog, t, SPARROW_DST_PCU_A, t, SPARROW_SRC_PMU_RD0));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_route(prog, t, SPARROW_DST_PCU_B, t, SPARROW_SRC_PMU_RD1));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_route(prog, t, SPARROW_DST_AGCU_WR, t, SPARROW_SRC_PCU_OUT));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 1, 2, kcq, kcq * task.nb));
     // A^T rows k0.., row blocks ib0..: kcq beats per block.
     sparrow_ops_agen_t a_rd =
         agen(ctx->a_addr + (uint64_t)k0 * row_a + (uint64_t)task.ib0 * lane_bytes, kcq, row_a,
              task.mb, lane_bytes, 1, 0, 1, 0);
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &a_rd));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &a_rd));
     sparrow_ops_agen_t ring_wr = agen(0, kcq, 1, slots, kcq, pairs, 0, 1, 0);
-    TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &ring_wr));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &ring_wr));
     sparrow_ops_agen_t ring_rd = agen(0, kcq, 1, task.nb, 0, slots, kcq, pairs, 0);
-    TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_RD0, &ring_rd));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_RD0, &ring_rd));
     sparrow_ops_agen_t b_rd = agen(p->b_region, kcq, 1, task.nb, kcq, task.mb, 0, 1, 0);
-    TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_RD1, &b_rd));
-    TRY(sparrow_ops_prog_pcu_gemm(prog, t, kcq, task.mb * task.nb, acc_init));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_RD1, &b_rd));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pcu_gemm(prog, t, kcq, task.mb * task.nb, acc_init));
     // C blocks in the PCU's order: row r of block (ib, jb), jb inner.
     sparrow_ops_agen_t c_walk =
         agen(ctx->c_addr + (uint64_t)task.ib0 * p->lanes * row_c + (uint64_t)task.jb0 * lane_bytes,
              p->lanes, row_c, task.nb, lane_bytes, task.mb, (int64_t)p->lanes * row_c, 1, 0);
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &c_walk));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &c_walk));
     if (acc_init) {
-      TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &c_walk));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &c_walk));
     }
   }
   return sparrow_ops_prog_run(prog);
@@ -367,7 +362,7 @@ static sparrow_ops_prog_status_t emit_pair(sparrow_ops_prog_t *prog, const pair_
   const sparrow_ops_gemm_plan_t *p = ctx->plan;
   uint32_t k0 = chunk * p->kc;
   uint32_t kcq = min_u32(p->kc, p->k - k0);
-  TRY(emit_phase_a(prog, ctx, round, k0, kcq));
+  SPARROW_OPS_PROG_TRY(emit_phase_a(prog, ctx, round, k0, kcq));
   return emit_phase_b(prog, ctx, round, k0, kcq, chunk > 0);
 }
 

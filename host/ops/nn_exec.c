@@ -5,35 +5,13 @@
 
 #include "nn_exec.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-// How long one launch may take, in wall milliseconds (as for the GEMM: the simulated RTL is slow).
-#define EXEC_LAUNCH_TIMEOUT_MS (30u * 60u * 1000u)
-#define MODEL_PHASE_OVERHEAD 8u
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
-
-static uint64_t max_u64(uint64_t a, uint64_t b) {
-  return a > b ? a : b;
-}
-
-static uint64_t ceil_div_u64(uint64_t a, uint64_t b) {
-  return a / b + (a % b != 0);
-}
+#include "ops_util.h"
+#include "program.h"
 
 void sparrow_ops_exec_init(sparrow_ops_exec_t *exec, const sparrow_ops_fabric_t *fabric) {
   memset(exec, 0, sizeof(*exec));
@@ -104,24 +82,25 @@ static sparrow_ops_status_t add_code_buf(sparrow_ops_exec_t *exec, sparrow_ops_e
                                          char *msg, size_t msg_len) {
   char why[120];
   if (sparrow_simd_asm_check(job->code, why, sizeof(why)) != SPARROW_SIMD_ASM_OK) {
-    set_msg(msg, msg_len, "the SIMD program does not assemble: %s", why);
+    sparrow_ops_set_msg(msg, msg_len, "the SIMD program does not assemble: %s", why);
     return SPARROW_OPS_E_ARG;
   }
   uint32_t lanes = exec->fabric.lanes;
   job->code_beats = (2u * job->code->count + lanes - 1u) / lanes;
   if (job->code_beats == 0) {
-    set_msg(msg, msg_len, "empty SIMD program");
+    sparrow_ops_set_msg(msg, msg_len, "empty SIMD program");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_status_t st = sparrow_ops_exec_add_buf(
       exec, "program", 4ull * job->code_beats * lanes, SPARROW_OPS_EXEC_IN, &job->code_buf);
   if (st != SPARROW_OPS_OK) {
-    set_msg(msg, msg_len, "no room for the program buffer (%s)", sparrow_ops_status_name(st));
+    sparrow_ops_set_msg(msg, msg_len, "no room for the program buffer (%s)",
+                        sparrow_ops_status_name(st));
     return st;
   }
   const sparrow_ops_exec_buf_t *b = &exec->buf[job->code_buf];
   if (sparrow_simd_asm_encode(job->code, b->image, b->bytes / 4u) != SPARROW_SIMD_ASM_OK) {
-    set_msg(msg, msg_len, "the SIMD program does not encode");
+    sparrow_ops_set_msg(msg, msg_len, "the SIMD program does not encode");
     return SPARROW_OPS_E_ARG;
   }
   job->body_groups = sparrow_simd_asm_groups(job->code, SPARROW_SIMD_SEG_BODY(0), lanes);
@@ -136,7 +115,8 @@ sparrow_ops_status_t sparrow_ops_exec_add_simd(sparrow_ops_exec_t *exec,
                                                size_t msg_len) {
   if (exec->njobs >= SPARROW_OPS_EXEC_MAX_JOBS || simd == NULL ||
       simd->code != exec->job[exec->njobs].code || simd->code == NULL) {
-    set_msg(msg, msg_len, "exec: a runner job needs the program of sparrow_ops_exec_new_code");
+    sparrow_ops_set_msg(msg, msg_len,
+                        "exec: a runner job needs the program of sparrow_ops_exec_new_code");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_exec_job_t *job = &exec->job[exec->njobs];
@@ -153,14 +133,15 @@ sparrow_ops_status_t sparrow_ops_exec_add_simd(sparrow_ops_exec_t *exec,
       continue;
     }
     if (bufs[i] >= exec->nbufs) {
-      set_msg(msg, msg_len, "exec: stream %d has no buffer", i);
+      sparrow_ops_set_msg(msg, msg_len, "exec: stream %d has no buffer", i);
       return SPARROW_OPS_E_ARG;
     }
     uint64_t end = offs[i] + stream_extent(streams[i], simd->rows, exec->fabric.lanes);
     if (offs[i] % 4u != 0 || end > exec->buf[bufs[i]].bytes) {
-      set_msg(msg, msg_len, "exec: stream %d reaches byte %llu of its %llu-byte buffer %s", i,
-              (unsigned long long)end, (unsigned long long)exec->buf[bufs[i]].bytes,
-              exec->buf[bufs[i]].name);
+      sparrow_ops_set_msg(msg, msg_len,
+                          "exec: stream %d reaches byte %llu of its %llu-byte buffer %s", i,
+                          (unsigned long long)end, (unsigned long long)exec->buf[bufs[i]].bytes,
+                          exec->buf[bufs[i]].name);
       return SPARROW_OPS_E_ARG;
     }
   }
@@ -177,7 +158,7 @@ sparrow_ops_status_t sparrow_ops_exec_add_simd(sparrow_ops_exec_t *exec,
     return st;
   }
   if (job->plan.code_beats != job->code_beats) {
-    set_msg(msg, msg_len, "exec: program sizes disagree");
+    sparrow_ops_set_msg(msg, msg_len, "exec: program sizes disagree");
     return SPARROW_OPS_E_ARG;
   }
   exec->busy_tiles =
@@ -191,7 +172,8 @@ sparrow_ops_status_t sparrow_ops_exec_add_custom(sparrow_ops_exec_t *exec, sparr
                                                  char *msg, size_t msg_len) {
   if (exec->njobs >= SPARROW_OPS_EXEC_MAX_JOBS || code == NULL ||
       code != exec->job[exec->njobs].code || build == NULL) {
-    set_msg(msg, msg_len, "exec: a custom job needs the program of sparrow_ops_exec_new_code");
+    sparrow_ops_set_msg(msg, msg_len,
+                        "exec: a custom job needs the program of sparrow_ops_exec_new_code");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_exec_job_t *job = &exec->job[exec->njobs];
@@ -239,8 +221,8 @@ sparrow_ops_status_t sparrow_ops_exec_programs(const sparrow_ops_exec_t *exec, u
 
 static sparrow_ops_status_t device_fail(sparrow_dev_t *dev, sparrow_status_t st, const char *what,
                                         const char *name, char *msg, size_t msg_len) {
-  set_msg(msg, msg_len, "%s %s: %s: %s", what, name, sparrow_status_name(st),
-          sparrow_last_error(dev));
+  sparrow_ops_set_msg(msg, msg_len, "%s %s: %s: %s", what, name, sparrow_status_name(st),
+                      sparrow_last_error(dev));
   return SPARROW_OPS_E_DEVICE;
 }
 
@@ -252,30 +234,18 @@ static sparrow_ops_status_t run_job(sparrow_dev_t *dev, const sparrow_ops_exec_t
   uint64_t est = 0;
   sparrow_ops_status_t st = sparrow_ops_exec_programs(exec, j, addr, &progs, &est);
   if (st != SPARROW_OPS_OK) {
-    set_msg(msg, msg_len, "job %u of %u: cannot build the fabric program (%s)", j + 1, exec->njobs,
-            sparrow_ops_status_name(st));
+    sparrow_ops_set_msg(msg, msg_len, "job %u of %u: cannot build the fabric program (%s)", j + 1,
+                        exec->njobs, sparrow_ops_status_name(st));
     return st;
   }
-  for (size_t i = 0; i < progs.count; ++i) {
-    sparrow_counters_t counters;
-    uint32_t fp_status = 0;
-    sparrow_status_t ds = sparrow_run(dev, progs.entries[i], progs.lengths[i],
-                                      EXEC_LAUNCH_TIMEOUT_MS, &counters, &fp_status);
-    if (ds != SPARROW_OK) {
-      char what[64];
-      snprintf(what, sizeof(what), "job %u of %u, launch %zu of %zu:", j + 1, exec->njobs, i + 1,
-               progs.count);
-      st = device_fail(dev, ds, what, "run", msg, msg_len);
-      break;
-    }
-    stats->cycles += counters.cycles;
-    stats->dram_rd_bytes += counters.dram_rd_bytes;
-    stats->dram_wr_bytes += counters.dram_wr_bytes;
-    stats->fp_status |= fp_status;
-    stats->launches++;
-    stats->entries += progs.lengths[i];
-  }
+  char prefix[32];
+  snprintf(prefix, sizeof(prefix), "job %u of %u, ", j + 1, exec->njobs);
+  sparrow_ops_run_totals_t run;
+  memset(&run, 0, sizeof(run));
+  st = sparrow_ops_programs_run(dev, &progs, SPARROW_OPS_LAUNCH_TIMEOUT_MS, prefix, ": run", &run,
+                                msg, msg_len);
   sparrow_ops_programs_free(&progs);
+  SPARROW_OPS_RUN_TOTALS_ADD(stats, &run);
   if (st == SPARROW_OPS_OK) {
     const sparrow_ops_exec_job_t *job = &exec->job[j];
     stats->est_cycles += est;
@@ -314,7 +284,7 @@ sparrow_ops_status_t sparrow_ops_exec_run_jobs(sparrow_dev_t *dev, sparrow_ops_e
                                                size_t msg_len) {
   if (dev == NULL || exec == NULL || stats == NULL || first > exec->njobs ||
       count > exec->njobs - first) {
-    set_msg(msg, msg_len, "exec: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "exec: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   uint64_t addr[SPARROW_OPS_EXEC_MAX_BUFS];
@@ -360,7 +330,7 @@ sparrow_ops_status_t sparrow_ops_exec_run(sparrow_dev_t *dev, sparrow_ops_exec_t
                                           sparrow_ops_simd_stats_t *stats, char *msg,
                                           size_t msg_len) {
   if (exec == NULL) {
-    set_msg(msg, msg_len, "exec: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "exec: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   return sparrow_ops_exec_run_jobs(dev, exec, 0, exec->njobs, stats, msg, msg_len);
@@ -372,7 +342,8 @@ sparrow_ops_status_t sparrow_ops_exec_device(sparrow_dev_t *dev, sparrow_ops_fab
   sparrow_info_t info;
   sparrow_status_t st = sparrow_info(dev, &info);
   if (st != SPARROW_OK) {
-    set_msg(msg, msg_len, "info: %s: %s", sparrow_status_name(st), sparrow_last_error(dev));
+    sparrow_ops_set_msg(msg, msg_len, "info: %s: %s", sparrow_status_name(st),
+                        sparrow_last_error(dev));
     return SPARROW_OPS_E_DEVICE;
   }
   sparrow_ops_fabric_from_info(&info, fabric);
@@ -387,16 +358,16 @@ sparrow_ops_status_t sparrow_ops_exec_fits(const sparrow_ops_exec_t *exec, uint6
     total += exec->buf[i].bytes;
   }
   if (total > dram_bytes) {
-    set_msg(msg, msg_len, "%s needs %llu bytes of device memory, the device has %llu", name,
-            (unsigned long long)total, (unsigned long long)dram_bytes);
+    sparrow_ops_set_msg(msg, msg_len, "%s needs %llu bytes of device memory, the device has %llu",
+                        name, (unsigned long long)total, (unsigned long long)dram_bytes);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   return SPARROW_OPS_OK;
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Estimates (sim/model/README.md, "Cycle estimate"; the same formula as simd_run.c's, with the
-// PMU's term).
+// Estimates (sim/model/README.md, "Cycle estimate"); the SIMD runner's phases too (simd_run.c,
+// whose tiles move no PMU lines).
 
 uint64_t sparrow_ops_exec_estimate_phase(const sparrow_ops_fabric_t *f,
                                          const sparrow_ops_exec_load_t *tile_load, uint32_t tiles) {
@@ -415,7 +386,7 @@ uint64_t sparrow_ops_exec_estimate_phase(const sparrow_ops_fabric_t *f,
   }
   uint64_t bytes = beats * 4u * f->lanes;
   slowest = max_u64(slowest, ceil_div_u64(bytes, bw));
-  return MODEL_PHASE_OVERHEAD + slowest + (bytes != 0 ? f->dram_latency : 0);
+  return SPARROW_OPS_MODEL_PHASE_OVERHEAD + slowest + (bytes != 0 ? f->dram_latency : 0);
 }
 
 uint64_t sparrow_ops_exec_simd_groups(const sparrow_simd_asm_t *code, uint32_t lanes, uint32_t rows,

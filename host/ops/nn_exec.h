@@ -149,7 +149,11 @@ sparrow_ops_status_t sparrow_ops_exec_fits(const sparrow_ops_exec_t *exec, uint6
     __attribute__((warn_unused_result));
 
 // Helpers for custom builders: the golden model's estimate of one phase (sim/model/README.md,
-// "Cycle estimate") from what each tile moved in it.
+// "Cycle estimate") from what each tile moved in it. A launch's estimate is the sum of its phases'
+// plus SPARROW_OPS_MODEL_ENTRY_CYCLES per program entry; the two constants are the model's (its
+// SPARROW_MODEL_ENTRY_CYCLES and SPARROW_MODEL_PHASE_OVERHEAD, sim/model/model_internal.h).
+#define SPARROW_OPS_MODEL_ENTRY_CYCLES 1u    // per program entry decoded
+#define SPARROW_OPS_MODEL_PHASE_OVERHEAD 8u  // per phase: start, pipeline fill, done collection
 typedef struct sparrow_ops_exec_load {
   uint64_t agcu_rd[2];  // beats of AGCU read channels 0 and 1
   uint64_t agcu_wr;     // beats written

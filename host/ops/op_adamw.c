@@ -26,8 +26,6 @@
 // The padding (index >= n) gives recip +inf instead of the denominator: all its operations are then
 // exact on zeros and raise nothing.
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,18 +49,6 @@
 #define ROW_BEATS 16u
 #define MAX_LANES 64u
 #define IMAGE_LIMIT 0x80000000ull  // every image below 2 GiB: strides stay signed 32-bit
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
 
 static uint32_t log2_u32(uint32_t v) {
   uint32_t k = 0;
@@ -92,20 +78,20 @@ static sparrow_ops_status_t check_segs(const char *name, const sparrow_ops_fabri
                                        const sparrow_ops_param_seg_t *segs, uint64_t *total,
                                        char *msg, size_t msg_len) {
   if (f == NULL || (nseg != 0 && segs == NULL)) {
-    set_msg(msg, msg_len, "%s: bad argument", name);
+    sparrow_ops_set_msg(msg, msg_len, "%s: bad argument", name);
     return SPARROW_OPS_E_ARG;
   }
   uint32_t lanes = f->lanes;
   if (lanes == 0 || lanes > MAX_LANES || (lanes & (lanes - 1u)) != 0) {
-    set_msg(msg, msg_len, "%s: needs 1 to 64 lanes, a power of two (the device has %u)", name,
-            lanes);
+    sparrow_ops_set_msg(msg, msg_len, "%s: needs 1 to 64 lanes, a power of two (the device has %u)",
+                        name, lanes);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   *total = 0;
   for (size_t k = 0; k < nseg; ++k) {
     if (segs[k].count > IMAGE_LIMIT || segs[k].offset > SIZE_MAX - segs[k].count) {
-      set_msg(msg, msg_len, "%s: tensor %zu (%zu elements at %zu) is too large", name, k,
-              segs[k].count, segs[k].offset);
+      sparrow_ops_set_msg(msg, msg_len, "%s: tensor %zu (%zu elements at %zu) is too large", name,
+                          k, segs[k].count, segs[k].offset);
       return SPARROW_OPS_E_UNSUPPORTED;
     }
     for (size_t o = 0; o < k; ++o) {
@@ -113,14 +99,15 @@ static sparrow_ops_status_t check_segs(const char *name, const sparrow_ops_fabri
                    segs[k].offset + segs[k].count <= segs[o].offset ||
                    segs[o].offset + segs[o].count <= segs[k].offset;
       if (!apart) {
-        set_msg(msg, msg_len, "%s: tensors %zu and %zu overlap", name, o, k);
+        sparrow_ops_set_msg(msg, msg_len, "%s: tensors %zu and %zu overlap", name, o, k);
         return SPARROW_OPS_E_ARG;
       }
     }
     *total += segs[k].count;
   }
   if (*total == 0) {
-    set_msg(msg, msg_len, "%s: no parameter element (%zu tensors, all empty)", name, nseg);
+    sparrow_ops_set_msg(msg, msg_len, "%s: no parameter element (%zu tensors, all empty)", name,
+                        nseg);
     return SPARROW_OPS_E_ARG;
   }
   return SPARROW_OPS_OK;
@@ -128,8 +115,8 @@ static sparrow_ops_status_t check_segs(const char *name, const sparrow_ops_fabri
 
 static sparrow_ops_status_t host_oom(const char *name, sparrow_ops_exec_t *exec,
                                      sparrow_ops_status_t st, char *msg, size_t msg_len) {
-  set_msg(msg, msg_len, "%s: cannot allocate the host images (%s)", name,
-          sparrow_ops_status_name(st));
+  sparrow_ops_set_msg(msg, msg_len, "%s: cannot allocate the host images (%s)", name,
+                      sparrow_ops_status_name(st));
   sparrow_ops_exec_free(exec);
   return st;
 }
@@ -199,7 +186,7 @@ sparrow_ops_status_t sparrow_ops_grad_norm_prepare(const sparrow_ops_fabric_t *f
     return st;
   }
   if (grads == NULL || exec == NULL) {
-    set_msg(msg, msg_len, "grad_norm: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "grad_norm: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   const uint32_t lanes = fabric->lanes, beat = 4u * lanes, w = ROW_BEATS * lanes;
@@ -208,8 +195,9 @@ sparrow_ops_status_t sparrow_ops_grad_norm_prepare(const sparrow_ops_fabric_t *f
     rows += (segs[k].count + w - 1u) / w;
   }
   if (rows * w * 4u >= IMAGE_LIMIT) {
-    set_msg(msg, msg_len, "grad_norm: %llu elements need more than 2 GiB of device images",
-            (unsigned long long)total);
+    sparrow_ops_set_msg(msg, msg_len,
+                        "grad_norm: %llu elements need more than 2 GiB of device images",
+                        (unsigned long long)total);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   sparrow_ops_exec_init(exec, fabric);
@@ -337,18 +325,19 @@ sparrow_ops_status_t sparrow_ops_adamw_prepare(
     return st;
   }
   if (hp == NULL || params == NULL || grads == NULL || m == NULL || v == NULL || exec == NULL) {
-    set_msg(msg, msg_len, "adamw: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "adamw: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   if (hp->step == 0) {
-    set_msg(msg, msg_len, "adamw: the step counts from 1 (the bias corrections divide by 0)");
+    sparrow_ops_set_msg(msg, msg_len,
+                        "adamw: the step counts from 1 (the bias corrections divide by 0)");
     return SPARROW_OPS_E_ARG;
   }
   const uint32_t lanes = fabric->lanes, beat = 4u * lanes, w = ROW_BEATS * lanes;
   const uint64_t rows = (total + w - 1u) / w, words = rows * w;
   if (words * 4u * 3u >= IMAGE_LIMIT) {
-    set_msg(msg, msg_len, "adamw: %llu elements need more than 2 GiB of device images",
-            (unsigned long long)total);
+    sparrow_ops_set_msg(msg, msg_len, "adamw: %llu elements need more than 2 GiB of device images",
+                        (unsigned long long)total);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   sparrow_ops_exec_init(exec, fabric);
@@ -454,7 +443,7 @@ sparrow_ops_status_t sparrow_ops_grad_norm(sparrow_dev_t *dev, size_t nseg,
                                            sparrow_ops_simd_stats_t *stats, char *msg,
                                            size_t msg_len) {
   if (dev == NULL || out == NULL) {
-    set_msg(msg, msg_len, "grad_norm: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "grad_norm: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_simd_stats_t local;
@@ -468,7 +457,7 @@ sparrow_ops_status_t sparrow_ops_grad_norm(sparrow_dev_t *dev, size_t nseg,
   }
   sparrow_ops_exec_t *exec = malloc(sizeof(*exec));
   if (exec == NULL) {
-    set_msg(msg, msg_len, "grad_norm: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "grad_norm: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   st = sparrow_ops_grad_norm_prepare(&fabric, nseg, segs, grads, max_norm, exec, msg, msg_len);
@@ -489,7 +478,7 @@ sparrow_ops_status_t sparrow_ops_adamw(sparrow_dev_t *dev, const sparrow_ops_ada
                                        uint32_t *v, sparrow_ops_simd_stats_t *stats, char *msg,
                                        size_t msg_len) {
   if (dev == NULL) {
-    set_msg(msg, msg_len, "adamw: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "adamw: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_simd_stats_t local;
@@ -503,7 +492,7 @@ sparrow_ops_status_t sparrow_ops_adamw(sparrow_dev_t *dev, const sparrow_ops_ada
   }
   sparrow_ops_exec_t *exec = malloc(sizeof(*exec));
   if (exec == NULL) {
-    set_msg(msg, msg_len, "adamw: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "adamw: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   st = sparrow_ops_adamw_prepare(&fabric, hp, nseg, segs, params, grads, m, v, exec, msg, msg_len);

@@ -16,25 +16,12 @@
 // host only moves data: it slices qkv and dout, transposes, and lays the pairs' T x T matrices
 // side by side in the strip buffer (T lines of pairs * Tp words, Tp = T rounded up to lanes).
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sparrow_nn.h"
 #include "sparrow_ref.h"  // the scale's definition
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
 
 size_t sparrow_ops_attention_att_elems(uint32_t B, uint32_t T, uint32_t NH) {
   return (size_t)B * NH * T * T;
@@ -45,15 +32,17 @@ size_t sparrow_ops_attention_att_elems(uint32_t B, uint32_t T, uint32_t NH) {
 static sparrow_ops_status_t check_shape(const char *name, uint32_t B, uint32_t T, uint32_t C,
                                         uint32_t NH, char *msg, size_t msg_len) {
   if (B == 0 || T == 0 || C == 0 || NH == 0) {
-    set_msg(msg, msg_len, "%s: a zero dimension (B %u, T %u, C %u, heads %u)", name, B, T, C, NH);
+    sparrow_ops_set_msg(msg, msg_len, "%s: a zero dimension (B %u, T %u, C %u, heads %u)", name, B,
+                        T, C, NH);
     return SPARROW_OPS_E_ARG;
   }
   if (C % NH != 0) {
-    set_msg(msg, msg_len, "%s: C = %u is not a multiple of the %u heads", name, C, NH);
+    sparrow_ops_set_msg(msg, msg_len, "%s: C = %u is not a multiple of the %u heads", name, C, NH);
     return SPARROW_OPS_E_ARG;
   }
   if ((uint64_t)B * NH * T * T * 4u >= 0x80000000ull || (uint64_t)B * T * 3u * C >= 0x80000000ull) {
-    set_msg(msg, msg_len, "%s: B %u x T %u x C %u with %u heads is too large", name, B, T, C, NH);
+    sparrow_ops_set_msg(msg, msg_len, "%s: B %u x T %u x C %u with %u heads is too large", name, B,
+                        T, C, NH);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   return SPARROW_OPS_OK;
@@ -68,7 +57,7 @@ static sparrow_ops_status_t gemm(sparrow_dev_t *dev, uint32_t m, uint32_t n, uin
   char why[300] = "";
   sparrow_ops_status_t ost = sparrow_ops_gemm(dev, m, n, k, a, b, c, &gs, why, sizeof(why));
   if (ost != SPARROW_OPS_OK) {
-    set_msg(msg, msg_len, "%s: %s", what, why);
+    sparrow_ops_set_msg(msg, msg_len, "%s: %s", what, why);
     return ost;
   }
   stats->cycles += gs.cycles;
@@ -191,8 +180,8 @@ static sparrow_ops_status_t setup(sparrow_dev_t *dev, const char *name, uint32_t
   sparrow_info_t info;
   sparrow_status_t st = sparrow_info(dev, &info);
   if (st != SPARROW_OK) {
-    set_msg(msg, msg_len, "%s: info: %s: %s", name, sparrow_status_name(st),
-            sparrow_last_error(dev));
+    sparrow_ops_set_msg(msg, msg_len, "%s: info: %s: %s", name, sparrow_status_name(st),
+                        sparrow_last_error(dev));
     return SPARROW_OPS_E_DEVICE;
   }
   memset(cx, 0, sizeof(*cx));
@@ -209,7 +198,7 @@ static sparrow_ops_status_t setup(sparrow_dev_t *dev, const char *name, uint32_t
   cx->width = sparrow_ops_strip_width(&cx->strip, info.lanes);
   cx->tp = info.lanes == 0 ? 0 : cx->width / cx->pairs;
   if (cx->width == 0) {
-    set_msg(msg, msg_len, "%s: the strip buffer does not fit 32 bits", name);
+    sparrow_ops_set_msg(msg, msg_len, "%s: the strip buffer does not fit 32 bits", name);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   return SPARROW_OPS_OK;
@@ -220,7 +209,7 @@ sparrow_ops_status_t sparrow_ops_attention(sparrow_dev_t *dev, uint32_t B, uint3
                                            uint32_t *att, sparrow_ops_attn_stats_t *stats,
                                            char *msg, size_t msg_len) {
   if (dev == NULL || qkv == NULL || out == NULL || att == NULL) {
-    set_msg(msg, msg_len, "attention: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "attention: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   attn_ctx_t cx;
@@ -233,7 +222,7 @@ sparrow_ops_status_t sparrow_ops_attention(sparrow_dev_t *dev, uint32_t B, uint3
   const uint32_t hs = cx.hs, C3 = cx.C3;
   work_t w;
   if (!work_alloc(&w, (size_t)T * cx.width, 2, T, hs)) {
-    set_msg(msg, msg_len, "attention: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "attention: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   char what[96];
@@ -254,7 +243,7 @@ sparrow_ops_status_t sparrow_ops_attention(sparrow_dev_t *dev, uint32_t B, uint3
     ost = sparrow_ops_strip_run(dev, &cx.strip, false, w.strip[0], NULL, w.strip[1], stats, why,
                                 sizeof(why));
     if (ost != SPARROW_OPS_OK) {
-      set_msg(msg, msg_len, "attention: softmax: %s", why);
+      sparrow_ops_set_msg(msg, msg_len, "attention: softmax: %s", why);
     }
   }
   // att = P; O = P V per pair.
@@ -280,7 +269,7 @@ sparrow_ops_status_t sparrow_ops_attention_bwd(sparrow_dev_t *dev, uint32_t B, u
                                                uint32_t *dqkv, sparrow_ops_attn_stats_t *stats,
                                                char *msg, size_t msg_len) {
   if (dev == NULL || qkv == NULL || att == NULL || dout == NULL || dqkv == NULL) {
-    set_msg(msg, msg_len, "attention_bwd: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "attention_bwd: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   attn_ctx_t cx;
@@ -293,7 +282,7 @@ sparrow_ops_status_t sparrow_ops_attention_bwd(sparrow_dev_t *dev, uint32_t B, u
   const uint32_t hs = cx.hs, C3 = cx.C3;
   work_t w;
   if (!work_alloc(&w, (size_t)T * cx.width, 3, T, hs)) {
-    set_msg(msg, msg_len, "attention_bwd: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "attention_bwd: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   char what[96];
@@ -316,7 +305,7 @@ sparrow_ops_status_t sparrow_ops_attention_bwd(sparrow_dev_t *dev, uint32_t B, u
     ost = sparrow_ops_strip_run(dev, &cx.strip, true, w.strip[0], w.strip[1], w.strip[2], stats,
                                 why, sizeof(why));
     if (ost != SPARROW_OPS_OK) {
-      set_msg(msg, msg_len, "attention_bwd: softmax backward: %s", why);
+      sparrow_ops_set_msg(msg, msg_len, "attention_bwd: softmax backward: %s", why);
     }
   }
   // dQ = G K, dK = G^T Q, dV = P^T dO per pair, into dqkv.

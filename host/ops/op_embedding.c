@@ -34,12 +34,12 @@
 // dwpe is a job of the generic runner: column sums over the sequences, one SIMD row per (t, strip)
 // with the B rows dx[b][t] as its beats.
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn_exec.h"
+#include "ops_util.h"
 #include "program.h"
 #include "sparrow_nn.h"
 
@@ -56,26 +56,6 @@
 #define FLAG_ADD 0u
 #define FLAG_ADD_END 1u
 #define FLAG_END 3u
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
-
-static uint32_t ceil_div(uint32_t a, uint32_t b) {
-  return (uint32_t)(((uint64_t)a + b - 1u) / b);
-}
-
-static uint32_t min_u32(uint32_t a, uint32_t b) {
-  return a < b ? a : b;
-}
 
 // One list of index words: a forward block of tokens, or a backward chunk of rows.
 typedef struct emb_seg {
@@ -113,31 +93,34 @@ static sparrow_ops_status_t check_common(const sparrow_ops_fabric_t *f,
                                          const sparrow_ops_embed_t *e, const uint32_t *tokens,
                                          char *msg, size_t msg_len) {
   if (f == NULL || e == NULL || tokens == NULL) {
-    set_msg(msg, msg_len, "embedding: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "embedding: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   if (e->batch == 0 || e->seq == 0 || e->vocab == 0 || e->channels == 0) {
-    set_msg(msg, msg_len, "embedding: empty shape (B %u, T %u, V %u, C %u)", e->batch, e->seq,
-            e->vocab, e->channels);
+    sparrow_ops_set_msg(msg, msg_len, "embedding: empty shape (B %u, T %u, V %u, C %u)", e->batch,
+                        e->seq, e->vocab, e->channels);
     return SPARROW_OPS_E_ARG;
   }
   if (f->tiles == 0 || f->tiles > SPARROW_MAX_TILES || f->lanes == 0 || f->pmu_words < f->lanes ||
       f->prog_entries < 16) {
-    set_msg(msg, msg_len, "embedding: impossible fabric (%u tiles, %u lanes)", f->tiles, f->lanes);
+    sparrow_ops_set_msg(msg, msg_len, "embedding: impossible fabric (%u tiles, %u lanes)", f->tiles,
+                        f->lanes);
     return SPARROW_OPS_E_ARG;
   }
   uint64_t n = (uint64_t)e->batch * e->seq;
   uint64_t np = ((uint64_t)e->channels + f->lanes - 1u) / f->lanes * f->lanes;
   uint64_t rows = n > e->vocab ? n : e->vocab;
   if (n > 0xFFFFFFu || 4u * np * rows >= ADDR_LIMIT || e->vocab > 0xFFFFFFu) {
-    set_msg(msg, msg_len, "embedding: %llu tokens of %llu columns do not fit 32-bit device buffers",
-            (unsigned long long)n, (unsigned long long)np);
+    sparrow_ops_set_msg(msg, msg_len,
+                        "embedding: %llu tokens of %llu columns do not fit 32-bit device buffers",
+                        (unsigned long long)n, (unsigned long long)np);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   for (uint64_t i = 0; i < n; ++i) {
     if (tokens[i] >= e->vocab) {
-      set_msg(msg, msg_len, "embedding: token %llu is %u, outside the vocabulary of %u rows",
-              (unsigned long long)i, tokens[i], e->vocab);
+      sparrow_ops_set_msg(msg, msg_len,
+                          "embedding: token %llu is %u, outside the vocabulary of %u rows",
+                          (unsigned long long)i, tokens[i], e->vocab);
       return SPARROW_OPS_E_ARG;
     }
   }
@@ -148,7 +131,7 @@ static sparrow_ops_status_t check_common(const sparrow_ops_fabric_t *f,
 // strip (0 when they do not fit).
 static void split_strips(emb_plan_t *p, const sparrow_ops_fabric_t *f, uint32_t rows_per_strip) {
   p->lanes = f->lanes;
-  p->np = ceil_div(p->C, f->lanes) * f->lanes;
+  p->np = ceil_div_u32(p->C, f->lanes) * f->lanes;
   p->nstrips = p->np / f->lanes;
   p->lines = f->pmu_words / f->lanes;
   p->tiles_used = min_u32(f->tiles, p->nstrips);
@@ -160,7 +143,7 @@ static void split_strips(emb_plan_t *p, const sparrow_ops_fabric_t *f, uint32_t 
     most = p->strip_count[t] > most ? p->strip_count[t] : most;
   }
   p->cw = min_u32(most, p->lines / rows_per_strip);
-  p->rounds = p->cw == 0 ? 0 : ceil_div(most, p->cw);
+  p->rounds = p->cw == 0 ? 0 : ceil_div_u32(most, p->cw);
 }
 
 static emb_plan_t *new_plan(const sparrow_ops_embed_t *e, uint32_t nsegs) {
@@ -177,14 +160,6 @@ static emb_plan_t *new_plan(const sparrow_ops_embed_t *e, uint32_t nsegs) {
 
 // ---------------------------------------------------------------------------------------------------
 // The fabric programs.
-
-#define TRY(expr)                           \
-  do {                                      \
-    sparrow_ops_prog_status_t st_ = (expr); \
-    if (st_ != SPARROW_OPS_PROG_OK) {       \
-      return st_;                           \
-    }                                       \
-  } while (0)
 
 typedef struct build_ctx {
   const sparrow_ops_exec_t *exec;
@@ -207,11 +182,11 @@ static sparrow_ops_agen_t agen(uint64_t base, uint32_t c0, int64_t s0, uint32_t 
 static sparrow_ops_prog_status_t routes(sparrow_ops_prog_t *prog, uint32_t tile, uint32_t pmu_wr0,
                                         uint32_t pmu_wr1, uint32_t pcu_a, uint32_t pcu_b,
                                         uint32_t agcu_wr) {
-  TRY(sparrow_ops_prog_route(prog, tile, SPARROW_DST_AGCU_WR, tile, agcu_wr));
-  TRY(sparrow_ops_prog_route(prog, tile, SPARROW_DST_PMU_WR0, tile, pmu_wr0));
-  TRY(sparrow_ops_prog_route(prog, tile, SPARROW_DST_PMU_WR1, tile, pmu_wr1));
-  TRY(sparrow_ops_prog_route(prog, tile, SPARROW_DST_PCU_A, tile, pcu_a));
-  TRY(sparrow_ops_prog_route(prog, tile, SPARROW_DST_PCU_B, tile, pcu_b));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_route(prog, tile, SPARROW_DST_AGCU_WR, tile, agcu_wr));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_route(prog, tile, SPARROW_DST_PMU_WR0, tile, pmu_wr0));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_route(prog, tile, SPARROW_DST_PMU_WR1, tile, pmu_wr1));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_route(prog, tile, SPARROW_DST_PCU_A, tile, pcu_a));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_route(prog, tile, SPARROW_DST_PCU_B, tile, pcu_b));
   return sparrow_ops_prog_route(prog, tile, SPARROW_DST_PCU_C, tile, NONE);
 }
 
@@ -227,13 +202,13 @@ static sparrow_ops_prog_status_t phase_load(sparrow_ops_prog_t *prog, build_ctx_
   const uint32_t beat = 4u * p->lanes;
   for (uint32_t t = 0; t < c->exec->fabric.tiles; ++t) {
     if (t >= p->tiles_used) {
-      TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
+      SPARROW_OPS_PROG_TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
       continue;
     }
-    TRY(routes(prog, t, NONE, NONE, SPARROW_SRC_AGCU_RD0, NONE, NONE));
+    SPARROW_OPS_PROG_TRY(routes(prog, t, NONE, NONE, SPARROW_SRC_AGCU_RD0, NONE, NONE));
     sparrow_ops_agen_t code = agen(c->addr[c->job->code_buf], c->job->code_beats, beat, 1, 0, 1, 0);
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &code));
-    TRY(sparrow_ops_prog_pcu_load(prog, t, 0, c->job->code_beats));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &code));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pcu_load(prog, t, 0, c->job->code_beats));
     c->load[t].agcu_rd[0] = c->job->code_beats;
     c->load[t].pcu = c->job->code_beats;
   }
@@ -258,19 +233,19 @@ static sparrow_ops_prog_status_t pcu_simd(sparrow_ops_prog_t *prog, build_ctx_t 
 static sparrow_ops_prog_status_t load_index(sparrow_ops_prog_t *prog, build_ctx_t *c, uint32_t t,
                                             const emb_seg_t *seg) {
   const uint32_t beat = 4u * c->plan->lanes;
-  uint32_t idx_lines = ceil_div(seg->count, c->plan->lanes);
+  uint32_t idx_lines = ceil_div_u32(seg->count, c->plan->lanes);
   sparrow_ops_agen_t rd =
       agen(c->addr[c->plan->buf_idx] + seg->idx_off, idx_lines, beat, 1, 0, 1, 0);
-  TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &rd));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &rd));
   sparrow_ops_agen_t wr = agen(0, idx_lines, 1, 1, 0, 1, 0);
-  TRY(sparrow_ops_prog_pmu_index(prog, t, SPARROW_PMU_PORT_WR1, &wr));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_index(prog, t, SPARROW_PMU_PORT_WR1, &wr));
   c->load[t].agcu_rd[1] += idx_lines;
   c->load[t].pmu = c->load[t].pmu > idx_lines ? c->load[t].pmu : idx_lines;
   return SPARROW_OPS_PROG_OK;
 }
 
 static sparrow_ops_prog_status_t no_sync(sparrow_ops_prog_t *prog, uint32_t t) {
-  TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 0, 0, 0, 0));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 0, 0, 0, 0));
   return sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0);
 }
 
@@ -283,22 +258,22 @@ static sparrow_ops_prog_status_t fwd_fill(sparrow_ops_prog_t *prog, build_ctx_t 
     uint32_t s0 = 0;
     uint32_t S = t < p->tiles_used ? chunk_of(p, t, j, &s0) : 0u;
     if (S == 0) {
-      TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
+      SPARROW_OPS_PROG_TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
       continue;
     }
-    TRY(routes(prog, t, with_wte ? SPARROW_SRC_AGCU_RD0 : NONE, SPARROW_SRC_AGCU_RD1, NONE, NONE,
-               NONE));
-    TRY(no_sync(prog, t));
+    SPARROW_OPS_PROG_TRY(routes(prog, t, with_wte ? SPARROW_SRC_AGCU_RD0 : NONE,
+                                SPARROW_SRC_AGCU_RD1, NONE, NONE, NONE));
+    SPARROW_OPS_PROG_TRY(no_sync(prog, t));
     if (with_wte) {
       sparrow_ops_agen_t rd =
           agen(c->addr[p->buf_src] + (uint64_t)s0 * beat, S, beat, p->V, 4ll * p->np, 1, 0);
-      TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &rd));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &rd));
       sparrow_ops_agen_t wr = agen(0, S * p->V, 1, 1, 0, 1, 0);
-      TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &wr));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &wr));
       c->load[t].agcu_rd[0] = (uint64_t)S * p->V;
       c->load[t].pmu = (uint64_t)S * p->V;
     }
-    TRY(load_index(prog, c, t, &p->seg[k]));
+    SPARROW_OPS_PROG_TRY(load_index(prog, c, t, &p->seg[k]));
   }
   return end_phase(prog, c);
 }
@@ -313,22 +288,23 @@ static sparrow_ops_prog_status_t fwd_compute(sparrow_ops_prog_t *prog, build_ctx
     uint32_t s0 = 0;
     uint32_t S = t < p->tiles_used ? chunk_of(p, t, j, &s0) : 0u;
     if (S == 0) {
-      TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
+      SPARROW_OPS_PROG_TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
       continue;
     }
-    TRY(routes(prog, t, NONE, NONE, SPARROW_SRC_PMU_RD0, SPARROW_SRC_AGCU_RD1,
-               SPARROW_SRC_PCU_OUT));
+    SPARROW_OPS_PROG_TRY(routes(prog, t, NONE, NONE, SPARROW_SRC_PMU_RD0, SPARROW_SRC_AGCU_RD1,
+                                SPARROW_SRC_PCU_OUT));
     // For each token id w of the list, lines w*S + s, s < S: wte[w]'s strips of the chunk.
     sparrow_ops_agen_t gather = agen(0, S, 1, 1, S, 1, 0);
-    TRY(sparrow_ops_prog_pmu_gather(prog, t, SPARROW_PMU_PORT_RD0, &gather, 0, seg->count));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_pmu_gather(prog, t, SPARROW_PMU_PORT_RD0, &gather, 0, seg->count));
     sparrow_ops_agen_t pe = agen(c->addr[p->buf_wpe] + seg->t0 * pitch + (uint64_t)s0 * beat, S,
                                  beat, seg->nt, (int64_t)pitch, seg->nbseq, 0);
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &pe));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &pe));
     sparrow_ops_agen_t out = agen(
         c->addr[p->buf_out] + ((uint64_t)seg->b0 * p->T + seg->t0) * pitch + (uint64_t)s0 * beat, S,
         beat, seg->nt, (int64_t)pitch, seg->nbseq, (int64_t)pitch * p->T);
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &out));
-    TRY(pcu_simd(prog, c, t, seg->count, S));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &out));
+    SPARROW_OPS_PROG_TRY(pcu_simd(prog, c, t, seg->count, S));
     uint64_t beats = (uint64_t)seg->count * S;
     c->load[t].agcu_rd[1] = beats;
     c->load[t].agcu_wr = beats;
@@ -348,21 +324,22 @@ static sparrow_ops_prog_status_t bwd_fill(sparrow_ops_prog_t *prog, build_ctx_t 
     uint32_t s0 = 0;
     uint32_t S = t < p->tiles_used ? chunk_of(p, t, j, &s0) : 0u;
     if (S == 0) {
-      TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
+      SPARROW_OPS_PROG_TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
       continue;
     }
-    TRY(routes(prog, t, SPARROW_SRC_AGCU_RD0, SPARROW_SRC_AGCU_RD1, NONE, NONE, NONE));
-    TRY(no_sync(prog, t));
+    SPARROW_OPS_PROG_TRY(
+        routes(prog, t, SPARROW_SRC_AGCU_RD0, SPARROW_SRC_AGCU_RD1, NONE, NONE, NONE));
+    SPARROW_OPS_PROG_TRY(no_sync(prog, t));
     sparrow_ops_agen_t rd = agen(c->addr[p->buf_src] + seg->r0 * pitch + (uint64_t)s0 * beat, S,
                                  beat, seg->rows, (int64_t)pitch, 1, 0);
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &rd));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &rd));
     sparrow_ops_agen_t wr = agen(0, S * seg->rows, 1, 1, 0, 1, 0);
-    TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &wr));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &wr));
     c->load[t].agcu_rd[0] = (uint64_t)S * seg->rows;
     c->load[t].pmu = (uint64_t)S * seg->rows;
-    TRY(load_index(prog, c, t, seg));
+    SPARROW_OPS_PROG_TRY(load_index(prog, c, t, seg));
   }
-  TRY(end_phase(prog, c));
+  SPARROW_OPS_PROG_TRY(end_phase(prog, c));
   if (k == 0) {
     return SPARROW_OPS_PROG_OK;
   }
@@ -371,15 +348,15 @@ static sparrow_ops_prog_status_t bwd_fill(sparrow_ops_prog_t *prog, build_ctx_t 
     uint32_t s0 = 0;
     uint32_t S = t < p->tiles_used ? chunk_of(p, t, j, &s0) : 0u;
     if (S == 0) {
-      TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
+      SPARROW_OPS_PROG_TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
       continue;
     }
-    TRY(routes(prog, t, SPARROW_SRC_AGCU_RD0, NONE, NONE, NONE, NONE));
+    SPARROW_OPS_PROG_TRY(routes(prog, t, SPARROW_SRC_AGCU_RD0, NONE, NONE, NONE, NONE));
     sparrow_ops_agen_t rd =
         agen(c->addr[p->buf_out] + (uint64_t)s0 * beat, S, beat, p->V, (int64_t)pitch, 1, 0);
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &rd));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &rd));
     sparrow_ops_agen_t wr = agen(S * seg->rows, S * p->V, 1, 1, 0, 1, 0);
-    TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &wr));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &wr));
     c->load[t].agcu_rd[0] = (uint64_t)S * p->V;
     c->load[t].pmu = (uint64_t)S * p->V;
   }
@@ -396,23 +373,24 @@ static sparrow_ops_prog_status_t bwd_compute(sparrow_ops_prog_t *prog, build_ctx
     uint32_t s0 = 0;
     uint32_t S = t < p->tiles_used ? chunk_of(p, t, j, &s0) : 0u;
     if (S == 0) {
-      TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
+      SPARROW_OPS_PROG_TRY(routes(prog, t, NONE, NONE, NONE, NONE, NONE));
       continue;
     }
-    TRY(routes(prog, t, NONE, NONE, SPARROW_SRC_PMU_RD0, SPARROW_SRC_AGCU_RD0,
-               SPARROW_SRC_PCU_OUT));
+    SPARROW_OPS_PROG_TRY(routes(prog, t, NONE, NONE, SPARROW_SRC_PMU_RD0, SPARROW_SRC_AGCU_RD0,
+                                SPARROW_SRC_PCU_OUT));
     // Entry offset w, pass s (the slot, moved on by the release on the list's last word): line
     // w*S + s.
     sparrow_ops_agen_t gather = agen(0, 1, 0, 1, S, S, 1);
     gather.count[3] = S;
-    TRY(sparrow_ops_prog_pmu_gather(prog, t, SPARROW_PMU_PORT_RD0, &gather, 0, seg->count));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_pmu_gather(prog, t, SPARROW_PMU_PORT_RD0, &gather, 0, seg->count));
     sparrow_ops_agen_t flags =
         agen(c->addr[p->buf_flags] + seg->flags_off, seg->count, beat, S, 0, 1, 0);
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &flags));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &flags));
     sparrow_ops_agen_t out =
         agen(c->addr[p->buf_out] + (uint64_t)s0 * beat, p->V, (int64_t)pitch, S, beat, 1, 0);
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &out));
-    TRY(pcu_simd(prog, c, t, S, seg->count));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &out));
+    SPARROW_OPS_PROG_TRY(pcu_simd(prog, c, t, S, seg->count));
     uint64_t beats = (uint64_t)seg->count * S;
     c->load[t].agcu_rd[0] = beats;
     c->load[t].agcu_wr = (uint64_t)p->V * S;
@@ -426,10 +404,10 @@ static sparrow_ops_prog_status_t bwd_compute(sparrow_ops_prog_t *prog, build_ctx
 static sparrow_ops_prog_status_t emit_step(sparrow_ops_prog_t *prog, build_ctx_t *c, uint32_t j,
                                            uint32_t k, bool fresh) {
   if (c->plan->backward) {
-    TRY(bwd_fill(prog, c, j, k));
+    SPARROW_OPS_PROG_TRY(bwd_fill(prog, c, j, k));
     return bwd_compute(prog, c, j, k);
   }
-  TRY(fwd_fill(prog, c, j, k, fresh));
+  SPARROW_OPS_PROG_TRY(fwd_fill(prog, c, j, k, fresh));
   return fwd_compute(prog, c, j, k);
 }
 
@@ -486,7 +464,7 @@ static sparrow_ops_status_t build(const sparrow_ops_exec_t *exec, uint32_t jn, c
         memset(c->load, 0, sizeof(c->load));
         status = sparrow_ops_prog_status(sparrow_ops_prog_end(prog));
         if (status == SPARROW_OPS_OK) {
-          est += c->est + prog->count;
+          est += c->est + (uint64_t)prog->count * SPARROW_OPS_MODEL_ENTRY_CYCLES;
           status = sparrow_ops_programs_push(programs, prog);
         }
         open = false;
@@ -499,7 +477,7 @@ static sparrow_ops_status_t build(const sparrow_ops_exec_t *exec, uint32_t jn, c
   if (status == SPARROW_OPS_OK && open) {
     status = sparrow_ops_prog_status(sparrow_ops_prog_end(prog));
     if (status == SPARROW_OPS_OK) {
-      est += c->est + prog->count;
+      est += c->est + (uint64_t)prog->count * SPARROW_OPS_MODEL_ENTRY_CYCLES;
       status = sparrow_ops_programs_push(programs, prog);
     }
   }
@@ -519,7 +497,7 @@ static sparrow_ops_status_t build(const sparrow_ops_exec_t *exec, uint32_t jn, c
 static sparrow_ops_status_t fail(sparrow_ops_exec_t *exec, sparrow_ops_status_t st,
                                  const char *what, char *msg, size_t msg_len) {
   if (what != NULL) {
-    set_msg(msg, msg_len, "embedding: %s (%s)", what, sparrow_ops_status_name(st));
+    sparrow_ops_set_msg(msg, msg_len, "embedding: %s (%s)", what, sparrow_ops_status_name(st));
   }
   sparrow_ops_exec_free(exec);
   return st;
@@ -535,28 +513,29 @@ sparrow_ops_status_t sparrow_ops_embedding_prepare(const sparrow_ops_fabric_t *f
     return st;
   }
   if (wte == NULL || wpe == NULL || exec == NULL) {
-    set_msg(msg, msg_len, "embedding: a tensor is NULL");
+    sparrow_ops_set_msg(msg, msg_len, "embedding: a tensor is NULL");
     return SPARROW_OPS_E_ARG;
   }
   const uint32_t B = e->batch, T = e->seq, V = e->vocab, C = e->channels;
   const uint32_t idx_words = SPARROW_PMU_IDX_WORDS;
   // Blocks of whole sequences when a sequence fits the index memory, else pieces of sequences.
   uint32_t per_block = T <= idx_words ? min_u32(B, idx_words / T) : 1u;
-  uint32_t t_pieces = T <= idx_words ? 1u : ceil_div(T, idx_words);
-  uint32_t nsegs = ceil_div(B, per_block) * t_pieces;
+  uint32_t t_pieces = T <= idx_words ? 1u : ceil_div_u32(T, idx_words);
+  uint32_t nsegs = ceil_div_u32(B, per_block) * t_pieces;
   emb_plan_t *p = new_plan(e, nsegs);
   if (p == NULL) {
-    set_msg(msg, msg_len, "embedding: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "embedding: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   sparrow_ops_exec_init(exec, fabric);
   exec->ctx = p;
   split_strips(p, fabric, V);
   if (p->cw == 0) {
-    set_msg(msg, msg_len,
-            "embedding: the vocabulary (%u rows) does not fit a PMU of %u lines (one line per "
-            "row and strip of %u columns)",
-            V, p->lines, fabric->lanes);
+    sparrow_ops_set_msg(
+        msg, msg_len,
+        "embedding: the vocabulary (%u rows) does not fit a PMU of %u lines (one line per "
+        "row and strip of %u columns)",
+        V, p->lines, fabric->lanes);
     return fail(exec, SPARROW_OPS_E_UNSUPPORTED, NULL, msg, msg_len);
   }
   const uint32_t lanes = fabric->lanes, np = p->np;
@@ -571,7 +550,7 @@ sparrow_ops_status_t sparrow_ops_embedding_prepare(const sparrow_ops_fabric_t *f
       s->nt = min_u32(T - t0, idx_words);
       s->count = s->nbseq * s->nt;
       s->idx_off = idx_bytes;
-      idx_bytes += 4ull * ceil_div(s->count, lanes) * lanes;
+      idx_bytes += 4ull * ceil_div_u32(s->count, lanes) * lanes;
     }
   }
   const uint64_t pitch = 4ull * np;
@@ -646,7 +625,7 @@ sparrow_ops_status_t sparrow_ops_embedding_bwd_prepare(const sparrow_ops_fabric_
     return st;
   }
   if (dx == NULL || exec == NULL) {
-    set_msg(msg, msg_len, "embedding_bwd: a tensor is NULL");
+    sparrow_ops_set_msg(msg, msg_len, "embedding_bwd: a tensor is NULL");
     return SPARROW_OPS_E_ARG;
   }
   const uint32_t B = e->batch, T = e->seq, V = e->vocab, C = e->channels, N = B * T;
@@ -654,20 +633,21 @@ sparrow_ops_status_t sparrow_ops_embedding_bwd_prepare(const sparrow_ops_fabric_
   // A chunk's list holds its rows plus at most one entry per vocabulary row; the PMU its rows
   // and the V partial sums, S lines each.
   if (V >= idx_words || V >= lines) {
-    set_msg(msg, msg_len,
-            "embedding_bwd: the vocabulary (%u rows) must be below the index memory (%u words) "
-            "and the PMU (%u lines)",
-            V, idx_words, lines);
+    sparrow_ops_set_msg(
+        msg, msg_len,
+        "embedding_bwd: the vocabulary (%u rows) must be below the index memory (%u words) "
+        "and the PMU (%u lines)",
+        V, idx_words, lines);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   uint32_t R = min_u32(N, min_u32(idx_words - V, lines - V));
   if (max_chunk_rows != 0) {
     R = min_u32(R, max_chunk_rows);  // tests: force several chunks
   }
-  uint32_t nsegs = ceil_div(N, R);
+  uint32_t nsegs = ceil_div_u32(N, R);
   emb_plan_t *p = new_plan(e, nsegs);
   if (p == NULL) {
-    set_msg(msg, msg_len, "embedding_bwd: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "embedding_bwd: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   sparrow_ops_exec_init(exec, fabric);
@@ -698,7 +678,7 @@ sparrow_ops_status_t sparrow_ops_embedding_bwd_prepare(const sparrow_ops_fabric_
     }
     s->idx_off = idx_bytes;
     s->flags_off = flag_bytes;
-    idx_bytes += 4ull * ceil_div(s->count, lanes) * lanes;
+    idx_bytes += 4ull * ceil_div_u32(s->count, lanes) * lanes;
     flag_bytes += 4ull * s->count * lanes;
   }
   uint32_t bufs[5];
@@ -862,7 +842,7 @@ static sparrow_ops_status_t run(sparrow_dev_t *dev, bool backward, const sparrow
                                 char *msg, size_t msg_len) {
   const char *name = backward ? "embedding_bwd" : "embedding";
   if (dev == NULL || e == NULL || out0 == NULL || (backward && out1 == NULL)) {
-    set_msg(msg, msg_len, "%s: bad argument", name);
+    sparrow_ops_set_msg(msg, msg_len, "%s: bad argument", name);
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_simd_stats_t local;
@@ -876,7 +856,7 @@ static sparrow_ops_status_t run(sparrow_dev_t *dev, bool backward, const sparrow
   }
   sparrow_ops_exec_t *exec = malloc(sizeof(*exec));
   if (exec == NULL) {
-    set_msg(msg, msg_len, "%s: host out of memory", name);
+    sparrow_ops_set_msg(msg, msg_len, "%s: host out of memory", name);
     return SPARROW_OPS_E_NOMEM;
   }
   st = backward ? sparrow_ops_embedding_bwd_prepare(&fabric, e, tokens, in0, 0, exec, msg, msg_len)

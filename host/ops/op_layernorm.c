@@ -19,7 +19,6 @@
 // The backward runs two jobs: dx row by row in two passes (the row sums, then dx), and the column
 // sums dgamma, dbeta, one strip of L columns per SIMD row with the rows as its beats.
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,18 +35,6 @@
 #define B_PORT SPARROW_SIMD_PORT_B
 #define F_ZERO 0x00000000u
 
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
-
 static uint32_t padded(uint32_t n, uint32_t lanes) {
   return (uint32_t)(((uint64_t)n + lanes - 1u) / lanes * lanes);
 }
@@ -57,18 +44,19 @@ static uint32_t padded(uint32_t n, uint32_t lanes) {
 static sparrow_ops_status_t check_shape(const sparrow_ops_fabric_t *f, uint32_t m, uint32_t c,
                                         char *msg, size_t msg_len) {
   if (f == NULL || m == 0 || c == 0) {
-    set_msg(msg, msg_len, "layernorm: empty shape (%u rows, %u columns)", m, c);
+    sparrow_ops_set_msg(msg, msg_len, "layernorm: empty shape (%u rows, %u columns)", m, c);
     return SPARROW_OPS_E_ARG;
   }
   uint32_t lanes = f->lanes;
   if (lanes < 2 || lanes > 64 || (lanes & (lanes - 1u)) != 0) {
-    set_msg(msg, msg_len, "layernorm: needs 2 to 64 lanes, a power of two (the device has %u)",
-            lanes);
+    sparrow_ops_set_msg(
+        msg, msg_len, "layernorm: needs 2 to 64 lanes, a power of two (the device has %u)", lanes);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   uint64_t row_bytes = 4ull * ((uint64_t)padded(c, lanes) + lanes);
   if (c > 0x7FFFFFFFu - lanes || 2ull * m * row_bytes >= 0x80000000ull) {
-    set_msg(msg, msg_len, "layernorm %ux%u: the device images need more than 2 GiB", m, c);
+    sparrow_ops_set_msg(msg, msg_len, "layernorm %ux%u: the device images need more than 2 GiB", m,
+                        c);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   return SPARROW_OPS_OK;
@@ -260,15 +248,15 @@ static sparrow_ops_simd_stream_t stream(uint32_t tensors, uint64_t tensor_bytes,
 
 static sparrow_ops_status_t no_code(sparrow_simd_asm_t *as, char *msg, size_t msg_len) {
   if (as == NULL) {
-    set_msg(msg, msg_len, "layernorm: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "layernorm: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   return SPARROW_OPS_OK;
 }
 
 static sparrow_ops_status_t buf_fail(sparrow_ops_status_t st, char *msg, size_t msg_len) {
-  set_msg(msg, msg_len, "layernorm: cannot allocate the host images (%s)",
-          sparrow_ops_status_name(st));
+  sparrow_ops_set_msg(msg, msg_len, "layernorm: cannot allocate the host images (%s)",
+                      sparrow_ops_status_name(st));
   return st;
 }
 
@@ -285,7 +273,7 @@ sparrow_ops_status_t sparrow_ops_layernorm_prepare(const sparrow_ops_fabric_t *f
     return st;
   }
   if (x == NULL || gamma == NULL || beta == NULL || exec == NULL) {
-    set_msg(msg, msg_len, "layernorm: a tensor is NULL");
+    sparrow_ops_set_msg(msg, msg_len, "layernorm: a tensor is NULL");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_exec_init(exec, fabric);
@@ -357,7 +345,7 @@ sparrow_ops_status_t sparrow_ops_layernorm_bwd_prepare(const sparrow_ops_fabric_
     return st;
   }
   if (x == NULL || gamma == NULL || mean == NULL || rstd == NULL || dy == NULL || exec == NULL) {
-    set_msg(msg, msg_len, "layernorm_bwd: a tensor is NULL");
+    sparrow_ops_set_msg(msg, msg_len, "layernorm_bwd: a tensor is NULL");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_exec_init(exec, fabric);
@@ -457,7 +445,7 @@ sparrow_ops_status_t sparrow_ops_layernorm(sparrow_dev_t *dev, uint32_t m, uint3
                                            uint32_t *rstd, sparrow_ops_simd_stats_t *stats,
                                            char *msg, size_t msg_len) {
   if (dev == NULL || y == NULL || mean == NULL || rstd == NULL) {
-    set_msg(msg, msg_len, "layernorm: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "layernorm: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_simd_stats_t local;
@@ -471,7 +459,7 @@ sparrow_ops_status_t sparrow_ops_layernorm(sparrow_dev_t *dev, uint32_t m, uint3
   }
   sparrow_ops_exec_t *exec = malloc(sizeof(*exec));
   if (exec == NULL) {
-    set_msg(msg, msg_len, "layernorm: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "layernorm: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   st = sparrow_ops_layernorm_prepare(&fabric, m, c, x, gamma, beta, exec, msg, msg_len);
@@ -498,7 +486,7 @@ sparrow_ops_status_t sparrow_ops_layernorm_bwd(sparrow_dev_t *dev, uint32_t m, u
                                                uint32_t *dbeta, sparrow_ops_simd_stats_t *stats,
                                                char *msg, size_t msg_len) {
   if (dev == NULL || dx == NULL || dgamma == NULL || dbeta == NULL) {
-    set_msg(msg, msg_len, "layernorm_bwd: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "layernorm_bwd: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_simd_stats_t local;
@@ -512,7 +500,7 @@ sparrow_ops_status_t sparrow_ops_layernorm_bwd(sparrow_dev_t *dev, uint32_t m, u
   }
   sparrow_ops_exec_t *exec = malloc(sizeof(*exec));
   if (exec == NULL) {
-    set_msg(msg, msg_len, "layernorm_bwd: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "layernorm_bwd: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   st = sparrow_ops_layernorm_bwd_prepare(&fabric, m, c, x, gamma, mean, rstd, dy, exec, msg,

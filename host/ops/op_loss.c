@@ -22,7 +22,6 @@
 // the sum and pushes +0. Job 2 (the mean) runs on one tile, one SIMD row whose beats are the rows'
 // loss beats in ascending order, one accumulator from +0.0 (in every lane alike), then * inv_n.
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +43,6 @@
 #define F_NEG_INF 0xFF800000u
 #define MAX_LANES 64u
 #define IMAGE_LIMIT 0x80000000ull  // every image below 2 GiB: strides stay signed 32-bit
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
 
 static uint32_t padded(uint32_t n, uint32_t lanes) {
   return (uint32_t)(((uint64_t)n + lanes - 1u) / lanes * lanes);
@@ -191,33 +178,36 @@ static sparrow_ops_status_t check_ce(const sparrow_ops_fabric_t *f, const sparro
                                      const uint32_t *logits, const uint32_t *targets, char *msg,
                                      size_t msg_len) {
   if (f == NULL || ce == NULL || logits == NULL || targets == NULL) {
-    set_msg(msg, msg_len, "cross_entropy: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "cross_entropy: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   if (ce->rows == 0 || ce->vocab == 0 || ce->ld < ce->vocab) {
-    set_msg(msg, msg_len,
-            "cross_entropy: bad shape (%u rows, vocabulary %u, row stride %u: rows and vocabulary "
-            "must be at least 1 and the stride at least the vocabulary)",
-            ce->rows, ce->vocab, ce->ld);
+    sparrow_ops_set_msg(
+        msg, msg_len,
+        "cross_entropy: bad shape (%u rows, vocabulary %u, row stride %u: rows and vocabulary "
+        "must be at least 1 and the stride at least the vocabulary)",
+        ce->rows, ce->vocab, ce->ld);
     return SPARROW_OPS_E_ARG;
   }
   uint32_t lanes = f->lanes;
   if (lanes == 0 || lanes > MAX_LANES || (lanes & (lanes - 1u)) != 0) {
-    set_msg(msg, msg_len, "cross_entropy: needs 1 to 64 lanes, a power of two (the device has %u)",
-            lanes);
+    sparrow_ops_set_msg(msg, msg_len,
+                        "cross_entropy: needs 1 to 64 lanes, a power of two (the device has %u)",
+                        lanes);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   for (uint32_t i = 0; i < ce->rows; ++i) {
     if (targets[i] >= ce->vocab) {
-      set_msg(msg, msg_len, "cross_entropy: target %u of row %u is outside the vocabulary of %u",
-              targets[i], i, ce->vocab);
+      sparrow_ops_set_msg(msg, msg_len,
+                          "cross_entropy: target %u of row %u is outside the vocabulary of %u",
+                          targets[i], i, ce->vocab);
       return SPARROW_OPS_E_ARG;
     }
   }
   uint64_t vp = padded(ce->vocab, lanes);
   if (4ull * ce->rows * (vp + lanes) >= IMAGE_LIMIT) {
-    set_msg(msg, msg_len, "cross_entropy %ux%u: the device images need more than 2 GiB", ce->rows,
-            ce->vocab);
+    sparrow_ops_set_msg(msg, msg_len, "cross_entropy %ux%u: the device images need more than 2 GiB",
+                        ce->rows, ce->vocab);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   return SPARROW_OPS_OK;
@@ -225,8 +215,8 @@ static sparrow_ops_status_t check_ce(const sparrow_ops_fabric_t *f, const sparro
 
 static sparrow_ops_status_t host_oom(sparrow_ops_exec_t *exec, sparrow_ops_status_t st, char *msg,
                                      size_t msg_len) {
-  set_msg(msg, msg_len, "cross_entropy: cannot allocate the host images (%s)",
-          sparrow_ops_status_name(st));
+  sparrow_ops_set_msg(msg, msg_len, "cross_entropy: cannot allocate the host images (%s)",
+                      sparrow_ops_status_name(st));
   sparrow_ops_exec_free(exec);
   return st;
 }
@@ -236,7 +226,7 @@ sparrow_ops_status_t sparrow_ops_cross_entropy_prepare(
     const uint32_t *targets, bool want_losses, bool want_mean, bool want_dlogits,
     sparrow_ops_exec_t *exec, char *msg, size_t msg_len) {
   if (exec == NULL) {
-    set_msg(msg, msg_len, "cross_entropy: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "cross_entropy: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_status_t st = check_ce(fabric, ce, logits, targets, msg, msg_len);
@@ -244,7 +234,7 @@ sparrow_ops_status_t sparrow_ops_cross_entropy_prepare(
     return st;
   }
   if (!want_losses && !want_mean && !want_dlogits) {
-    set_msg(msg, msg_len, "cross_entropy: no output wanted");
+    sparrow_ops_set_msg(msg, msg_len, "cross_entropy: no output wanted");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_exec_init(exec, fabric);
@@ -358,7 +348,7 @@ sparrow_ops_status_t sparrow_ops_cross_entropy(sparrow_dev_t *dev, const sparrow
                                                sparrow_ops_simd_stats_t *stats, char *msg,
                                                size_t msg_len) {
   if (dev == NULL || ce == NULL) {
-    set_msg(msg, msg_len, "cross_entropy: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "cross_entropy: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_simd_stats_t local;
@@ -372,7 +362,7 @@ sparrow_ops_status_t sparrow_ops_cross_entropy(sparrow_dev_t *dev, const sparrow
   }
   sparrow_ops_exec_t *exec = malloc(sizeof(*exec));
   if (exec == NULL) {
-    set_msg(msg, msg_len, "cross_entropy: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "cross_entropy: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   st = sparrow_ops_cross_entropy_prepare(&fabric, ce, logits, targets, losses != NULL, mean != NULL,

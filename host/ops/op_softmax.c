@@ -17,7 +17,6 @@
 // padding column executes no floating-point operation and raises no flag; the exp macro (which
 // every lane runs) gets +0 there, on which it raises nothing.
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,18 +34,6 @@
 #define F_INF 0x7F800000u
 #define F_NEG_INF 0xFF800000u
 #define ADDR_LIMIT 0x100000000ull
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
 
 static uint64_t padded(uint64_t n, uint32_t lanes) {
   return (n + lanes - 1u) / lanes * lanes;
@@ -253,7 +240,8 @@ sparrow_ops_status_t sparrow_ops_strip_job(const sparrow_ops_strip_t *strip, boo
 
 static sparrow_ops_status_t device_fail(sparrow_dev_t *dev, sparrow_status_t st, const char *what,
                                         char *msg, size_t msg_len) {
-  set_msg(msg, msg_len, "%s: %s: %s", what, sparrow_status_name(st), sparrow_last_error(dev));
+  sparrow_ops_set_msg(msg, msg_len, "%s: %s: %s", what, sparrow_status_name(st),
+                      sparrow_last_error(dev));
   return SPARROW_OPS_E_DEVICE;
 }
 
@@ -263,7 +251,7 @@ sparrow_ops_status_t sparrow_ops_strip_run(sparrow_dev_t *dev, const sparrow_ops
                                            char *msg, size_t msg_len) {
   if (dev == NULL || strip == NULL || in0 == NULL || (backward && in1 == NULL) || out == NULL ||
       stats == NULL) {
-    set_msg(msg, msg_len, "softmax: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "softmax: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_info_t info;
@@ -273,7 +261,7 @@ sparrow_ops_status_t sparrow_ops_strip_run(sparrow_dev_t *dev, const sparrow_ops
   }
   sparrow_simd_asm_t *code = malloc(sizeof(*code));
   if (code == NULL) {
-    set_msg(msg, msg_len, "softmax: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "softmax: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   sparrow_ops_simd_job_t job;
@@ -283,18 +271,19 @@ sparrow_ops_status_t sparrow_ops_strip_run(sparrow_dev_t *dev, const sparrow_ops
     if (sparrow_simd_asm_check(code, why, sizeof(why)) == SPARROW_SIMD_ASM_OK) {
       why[0] = '\0';
     }
-    set_msg(msg, msg_len,
-            "softmax%s: no program for %u groups of %u rows of %u on %u lanes (%s%s%s)",
-            backward ? " backward" : "", strip->groups, strip->cols, strip->len, info.lanes,
-            sparrow_ops_status_name(ost), why[0] ? ": " : "", why);
+    sparrow_ops_set_msg(msg, msg_len,
+                        "softmax%s: no program for %u groups of %u rows of %u on %u lanes (%s%s%s)",
+                        backward ? " backward" : "", strip->groups, strip->cols, strip->len,
+                        info.lanes, sparrow_ops_status_name(ost), why[0] ? ": " : "", why);
     free(code);
     return ost;
   }
   const uint64_t bytes = job.in[0].tensor_bytes;
   const uint32_t buffers = backward ? 3u : 2u;  // in0, (in1,) out
   if (bytes * buffers > info.dram_bytes) {
-    set_msg(msg, msg_len, "softmax: %llu bytes of device memory needed, the device has %llu",
-            (unsigned long long)(bytes * buffers), (unsigned long long)info.dram_bytes);
+    sparrow_ops_set_msg(msg, msg_len,
+                        "softmax: %llu bytes of device memory needed, the device has %llu",
+                        (unsigned long long)(bytes * buffers), (unsigned long long)info.dram_bytes);
     free(code);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
@@ -356,7 +345,7 @@ static sparrow_ops_status_t softmax_common(sparrow_dev_t *dev, bool backward, ui
                                            char *msg, size_t msg_len) {
   const char *name = backward ? "softmax_bwd" : "softmax";
   if (dev == NULL || a == NULL || (backward && b == NULL) || out == NULL || m == 0 || n == 0) {
-    set_msg(msg, msg_len, "%s: bad argument", name);
+    sparrow_ops_set_msg(msg, msg_len, "%s: bad argument", name);
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_attn_stats_t local;
@@ -372,7 +361,7 @@ static sparrow_ops_status_t softmax_common(sparrow_dev_t *dev, bool backward, ui
   sparrow_ops_strip_t strip = {n, m, 1, false, false, 0};
   uint32_t width = sparrow_ops_strip_width(&strip, info.lanes);
   if (width == 0) {
-    set_msg(msg, msg_len, "%s %ux%u: too large", name, m, n);
+    sparrow_ops_set_msg(msg, msg_len, "%s %ux%u: too large", name, m, n);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   size_t words = (size_t)n * width;
@@ -381,7 +370,7 @@ static sparrow_ops_status_t softmax_common(sparrow_dev_t *dev, bool backward, ui
     free(img[0]);
     free(img[1]);
     free(img[2]);
-    set_msg(msg, msg_len, "%s: host out of memory", name);
+    sparrow_ops_set_msg(msg, msg_len, "%s: host out of memory", name);
     return SPARROW_OPS_E_NOMEM;
   }
   for (uint32_t r = 0; r < m; ++r) {
@@ -403,7 +392,7 @@ static sparrow_ops_status_t softmax_common(sparrow_dev_t *dev, bool backward, ui
   } else {
     char why[300];
     snprintf(why, sizeof(why), "%s", msg != NULL ? msg : "");
-    set_msg(msg, msg_len, "%s %ux%u: %s", name, m, n, why);
+    sparrow_ops_set_msg(msg, msg_len, "%s %ux%u: %s", name, m, n, why);
   }
   free(img[0]);
   free(img[1]);

@@ -124,14 +124,6 @@ sparrow_ops_prog_status_t sparrow_ops_prog_end(sparrow_ops_prog_t *prog) {
   return append(prog, sparrow_ops_entry_end(), 1);
 }
 
-#define TRY(expr)                           \
-  do {                                      \
-    sparrow_ops_prog_status_t st_ = (expr); \
-    if (st_ != SPARROW_OPS_PROG_OK) {       \
-      return st_;                           \
-    }                                       \
-  } while (0)
-
 // Writes an address generator's registers (base, counts, strides) into a register block.
 // keep_stride1: a gather walk scales its index offsets by stride1 while count1 is unused (1), so
 // that stride must be written as given.
@@ -139,14 +131,14 @@ static sparrow_ops_prog_status_t write_agen(sparrow_ops_prog_t *prog, uint32_t u
                                             uint32_t base_reg, uint32_t count_reg,
                                             uint32_t stride_reg, const sparrow_ops_agen_t *agen,
                                             int keep_stride1) {
-  TRY(sparrow_ops_prog_cfg(prog, unit, block + base_reg, agen->base));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, block + base_reg, agen->base));
   for (uint32_t l = 0; l < SPARROW_LOOP_LEVELS; ++l) {
     uint32_t count = agen->count[l] == 0 ? 1 : agen->count[l];
     // A loop level that runs once never moves its address: its stride is normalized to 0 so that
     // equal walks give equal register values (fewer entries).
     uint32_t stride = count == 1 && !(keep_stride1 && l == 1) ? 0 : (uint32_t)agen->stride[l];
-    TRY(sparrow_ops_prog_cfg(prog, unit, block + count_reg + l, count));
-    TRY(sparrow_ops_prog_cfg(prog, unit, block + stride_reg + l, stride));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, block + count_reg + l, count));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, block + stride_reg + l, stride));
   }
   return SPARROW_OPS_PROG_OK;
 }
@@ -158,8 +150,8 @@ sparrow_ops_prog_status_t sparrow_ops_prog_agcu(sparrow_ops_prog_t *prog, uint32
   }
   uint32_t unit = SPARROW_UNIT_AGCU + tile;
   uint32_t block = chan * SPARROW_AGCU_CHAN_BLOCK;
-  TRY(write_agen(prog, unit, block, SPARROW_AGCU_CHAN_BASE, SPARROW_AGCU_CHAN_COUNT,
-                 SPARROW_AGCU_CHAN_STRIDE, agen, 0));
+  SPARROW_OPS_PROG_TRY(write_agen(prog, unit, block, SPARROW_AGCU_CHAN_BASE,
+                                  SPARROW_AGCU_CHAN_COUNT, SPARROW_AGCU_CHAN_STRIDE, agen, 0));
   return sparrow_ops_prog_cfg(prog, unit, block + SPARROW_AGCU_CHAN_ENABLE, 1);
 }
 
@@ -178,11 +170,11 @@ static sparrow_ops_prog_status_t write_port(sparrow_ops_prog_t *prog, uint32_t t
   uint32_t unit = SPARROW_UNIT_PMU + tile;
   uint32_t block = port * SPARROW_PMU_PORT_BLOCK;
   int gather = is_read_port(port) && mode != 0;
-  TRY(sparrow_ops_prog_cfg(
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(
       prog, unit, block + (is_read_port(port) ? SPARROW_PMU_PORT_GATHER : SPARROW_PMU_PORT_TARGET),
       mode));
-  TRY(write_agen(prog, unit, block, SPARROW_PMU_PORT_BASE, SPARROW_PMU_PORT_COUNT,
-                 SPARROW_PMU_PORT_STRIDE, agen, gather));
+  SPARROW_OPS_PROG_TRY(write_agen(prog, unit, block, SPARROW_PMU_PORT_BASE, SPARROW_PMU_PORT_COUNT,
+                                  SPARROW_PMU_PORT_STRIDE, agen, gather));
   return sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_ENABLE, 1);
 }
 
@@ -201,8 +193,10 @@ sparrow_ops_prog_status_t sparrow_ops_prog_pmu_gather(sparrow_ops_prog_t *prog, 
   }
   uint32_t unit = SPARROW_UNIT_PMU + tile;
   uint32_t block = port * SPARROW_PMU_PORT_BLOCK;
-  TRY(sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_IDX_BASE, idx_base));
-  TRY(sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_IDX_COUNT, idx_count));
+  SPARROW_OPS_PROG_TRY(
+      sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_IDX_BASE, idx_base));
+  SPARROW_OPS_PROG_TRY(
+      sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_PORT_IDX_COUNT, idx_count));
   return write_port(prog, tile, port, agen, 1);
 }
 
@@ -224,12 +218,14 @@ sparrow_ops_prog_status_t sparrow_ops_prog_pmu_sync(sparrow_ops_prog_t *prog, ui
   }
   uint32_t unit = SPARROW_UNIT_PMU + tile;
   uint32_t block = SPARROW_PMU_SYNC_BLOCK + buffer * 4u;
-  TRY(sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_ENABLE, enable ? 1u : 0u));
+  SPARROW_OPS_PROG_TRY(
+      sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_ENABLE, enable ? 1u : 0u));
   if (!enable) {
     return SPARROW_OPS_PROG_OK;
   }
-  TRY(sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_SLOTS, slots));
-  TRY(sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_WR_LINES, wr_lines));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_SLOTS, slots));
+  SPARROW_OPS_PROG_TRY(
+      sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_WR_LINES, wr_lines));
   return sparrow_ops_prog_cfg(prog, unit, block + SPARROW_PMU_SYNC_RD_LINES, rd_lines);
 }
 
@@ -240,12 +236,12 @@ sparrow_ops_prog_status_t sparrow_ops_prog_pcu_gemm(sparrow_ops_prog_t *prog, ui
     return SPARROW_OPS_PROG_E_ARG;
   }
   uint32_t unit = SPARROW_UNIT_PCU + tile;
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_GEMM));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_GEMM));
   // Every block takes k_count, whatever table an earlier program left behind.
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE_LEN, 0));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_COUNT, k_count));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, blocks));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ACC_INIT, acc_init ? 1u : 0u));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE_LEN, 0));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_COUNT, k_count));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, blocks));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ACC_INIT, acc_init ? 1u : 0u));
   return sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
 }
 
@@ -258,13 +254,13 @@ sparrow_ops_prog_status_t sparrow_ops_prog_pcu_gemm_table(sparrow_ops_prog_t *pr
     return SPARROW_OPS_PROG_E_ARG;
   }
   uint32_t unit = SPARROW_UNIT_PCU + tile;
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_GEMM));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_GEMM));
   for (uint32_t i = 0; i < table_len; ++i) {
-    TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE + i, k_table[i]));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE + i, k_table[i]));
   }
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE_LEN, table_len));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, blocks));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ACC_INIT, acc_init ? 1u : 0u));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_K_TABLE_LEN, table_len));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, blocks));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ACC_INIT, acc_init ? 1u : 0u));
   return sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
 }
 
@@ -292,9 +288,9 @@ sparrow_ops_prog_status_t sparrow_ops_prog_pcu_load(sparrow_ops_prog_t *prog, ui
     return SPARROW_OPS_PROG_E_ARG;
   }
   uint32_t unit = SPARROW_UNIT_PCU + tile;
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_LOAD));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_LOAD_BASE, load_base));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, beats));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_LOAD));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_LOAD_BASE, load_base));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_BLOCKS, beats));
   return sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
 }
 
@@ -305,16 +301,17 @@ sparrow_ops_prog_status_t sparrow_ops_prog_pcu_simd(sparrow_ops_prog_t *prog, ui
     return SPARROW_OPS_PROG_E_ARG;
   }
   uint32_t unit = SPARROW_UNIT_PCU + tile;
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_SIMD));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_ROWS, walk->rows));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_BEATS, walk->beats));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_PASSES, walk->passes));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_ROW_BASE, walk->row_base));
-  TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_COL_BASE, walk->col_base));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_MODE, SPARROW_PCU_MODE_SIMD));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_ROWS, walk->rows));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_BEATS, walk->beats));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_PASSES, walk->passes));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_ROW_BASE, walk->row_base));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_COL_BASE, walk->col_base));
   // Every segment register is written (an empty one as 0), so a program never runs a segment an
   // earlier launch configured.
   for (uint32_t seg = 0; seg < SPARROW_SIMD_SEGMENTS; ++seg) {
-    TRY(sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_SEG + seg, walk->seg[seg]));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_SIMD_SEG + seg, walk->seg[seg]));
   }
   return sparrow_ops_prog_cfg(prog, unit, SPARROW_PCU_ENABLE, 1);
 }
@@ -364,5 +361,31 @@ sparrow_ops_status_t sparrow_ops_programs_push(sparrow_ops_programs_t *out,
   out->entries[out->count] = copy;
   out->lengths[out->count] = prog->count;
   out->count++;
+  return SPARROW_OPS_OK;
+}
+
+sparrow_ops_status_t sparrow_ops_programs_run(sparrow_dev_t *dev,
+                                              const sparrow_ops_programs_t *progs,
+                                              uint32_t timeout_ms, const char *prefix,
+                                              const char *suffix, sparrow_ops_run_totals_t *totals,
+                                              char *msg, size_t msg_len) {
+  for (size_t i = 0; i < progs->count; ++i) {
+    sparrow_counters_t counters;
+    uint32_t fp_status = 0;
+    sparrow_status_t st =
+        sparrow_run(dev, progs->entries[i], progs->lengths[i], timeout_ms, &counters, &fp_status);
+    if (st != SPARROW_OK) {
+      sparrow_ops_set_msg(msg, msg_len, "%slaunch %zu of %zu%s: %s: %s", prefix, i + 1,
+                          progs->count, suffix, sparrow_status_name(st), sparrow_last_error(dev));
+      return SPARROW_OPS_E_DEVICE;
+    }
+    totals->cycles += counters.cycles;
+    totals->macs += counters.macs;
+    totals->dram_rd_bytes += counters.dram_rd_bytes;
+    totals->dram_wr_bytes += counters.dram_wr_bytes;
+    totals->fp_status |= fp_status;
+    totals->launches++;
+    totals->entries += progs->lengths[i];
+  }
   return SPARROW_OPS_OK;
 }

@@ -76,6 +76,16 @@ void sparrow_ops_prog_free(sparrow_ops_prog_t *prog);
 // Empties the program and forgets every register value (a new, self-contained program).
 void sparrow_ops_prog_clear(sparrow_ops_prog_t *prog);
 
+// Evaluates a builder call and, unless it gives SPARROW_OPS_PROG_OK, returns its status from the
+// enclosing function (which returns a sparrow_ops_prog_status_t).
+#define SPARROW_OPS_PROG_TRY(expr)          \
+  do {                                      \
+    sparrow_ops_prog_status_t st_ = (expr); \
+    if (st_ != SPARROW_OPS_PROG_OK) {       \
+      return st_;                           \
+    }                                       \
+  } while (0)
+
 // Writes a config register (skipped when the shadow says it already holds the value).
 sparrow_ops_prog_status_t sparrow_ops_prog_cfg(sparrow_ops_prog_t *prog, uint32_t unit,
                                                uint32_t reg, uint32_t value)
@@ -169,6 +179,46 @@ sparrow_ops_status_t sparrow_ops_prog_status(sparrow_ops_prog_status_t st);
 sparrow_ops_status_t sparrow_ops_programs_push(sparrow_ops_programs_t *out,
                                                const sparrow_ops_prog_t *prog)
     __attribute__((warn_unused_result));
+
+// How long one launch may take, in wall milliseconds: the simulated RTL is slow (the driver's own
+// per-request timeout still bounds every exchange).
+#define SPARROW_OPS_LAUNCH_TIMEOUT_MS (30u * 60u * 1000u)
+
+// What the fabric counted over the launches of a run: the driver's counters summed, the sticky FP
+// flags (SPARROW_FP_*) ORed, the launches and their program entries counted.
+typedef struct sparrow_ops_run_totals {
+  uint64_t cycles;
+  uint64_t macs;
+  uint64_t dram_rd_bytes;
+  uint64_t dram_wr_bytes;
+  uint32_t fp_status;
+  uint32_t launches;
+  size_t entries;
+} sparrow_ops_run_totals_t;
+
+// Runs the programs in order through the driver, each launch with timeout_ms, and adds what each
+// completed launch counted to *totals (the caller zeroes it; launches completed before a failure
+// are in it too). The first failed launch ends the run with SPARROW_OPS_E_DEVICE and msg
+// "<prefix>launch I of N<suffix>: <driver status>: <driver error>" (prefix and suffix: the caller's
+// context, "" for none).
+sparrow_ops_status_t sparrow_ops_programs_run(sparrow_dev_t *dev,
+                                              const sparrow_ops_programs_t *progs,
+                                              uint32_t timeout_ms, const char *prefix,
+                                              const char *suffix, sparrow_ops_run_totals_t *totals,
+                                              char *msg, size_t msg_len)
+    __attribute__((warn_unused_result));
+
+// Adds run totals to an operator's stats, which have the same field names (the GEMM, sparse and
+// SIMD stats; macs, which the SIMD stats do not have, is left to the caller).
+#define SPARROW_OPS_RUN_TOTALS_ADD(stats, totals)      \
+  do {                                                 \
+    (stats)->cycles += (totals)->cycles;               \
+    (stats)->dram_rd_bytes += (totals)->dram_rd_bytes; \
+    (stats)->dram_wr_bytes += (totals)->dram_wr_bytes; \
+    (stats)->fp_status |= (totals)->fp_status;         \
+    (stats)->launches += (totals)->launches;           \
+    (stats)->entries += (totals)->entries;             \
+  } while (0)
 
 #ifdef __cplusplus
 }

@@ -92,7 +92,7 @@ static int assign_columns(sparrow_ops_sparse_plan_t *p, uint32_t cols_per_tile) 
     }
     for (uint32_t round = 0; round < p->rounds; ++round) {
       uint32_t c0 = 0, nc = 0;
-      sparse_split_even(njb, p->rounds, round, &c0, &nc);
+      split_even(njb, p->rounds, round, &c0, &nc);
       memset(cnt, 0, (size_t)groups * nkb * sizeof(uint32_t));
       memset(rowmax, 0, nkb * sizeof(uint32_t));
       memset(load, 0, groups * sizeof(uint32_t));
@@ -102,7 +102,7 @@ static int assign_columns(sparrow_ops_sparse_plan_t *p, uint32_t cols_per_tile) 
         uint64_t best_key[3] = {0, 0, 0};
         for (uint32_t g = 0; g < groups; ++g) {
           uint32_t first = 0, capg = 0;
-          sparse_split_even(nc, groups, g, &first, &capg);
+          split_even(nc, groups, g, &first, &capg);
           if (taken[g] >= capg || taken[g] >= cols_per_tile) {
             continue;
           }
@@ -176,7 +176,7 @@ static uint32_t segment(sparrow_ops_sparse_plan_t *p, int count_only) {
   for (uint32_t r = 0; r < p->rounds; ++r) {
     for (uint32_t member = 0; member < p->row_groups; ++member) {
       uint32_t a = 0, n = 0;
-      sparse_split_even(p->row_blocks, p->row_groups, member, &a, &n);
+      split_even(p->row_blocks, p->row_groups, member, &a, &n);
       uint32_t segs = 0;
       uint32_t kl = a;
       while (kl < a + n) {
@@ -260,7 +260,7 @@ static void fill_slices(sparrow_ops_sparse_plan_t *p) {
           continue;  // idle in this segment: no list, no output
         }
         sl->idx_off = idx_off;
-        idx_off += (uint64_t)sparse_ceil_div(sl->idx0 + sl->idx1, p->lanes) * beat;
+        idx_off += (uint64_t)ceil_div_u32(sl->idx0 + sl->idx1, p->lanes) * beat;
         sl->out_off = out_off;
         out_off += (uint64_t)sl->blocks * p->lanes * beat;
       }
@@ -314,16 +314,16 @@ static uint64_t lockstep(const sparrow_ops_sparse_plan_t *p, uint32_t round, uin
     uint64_t start = stream;
     for (uint32_t x = 0; x < nt; ++x) {
       if (i >= d) {
-        start = sparse_max_u64(start, freed[(size_t)x * d + i % d]);
+        start = max_u64(start, freed[(size_t)x * d + i % d]);
       }
     }
     stream = start + write;
     for (uint32_t x = 0; x < nt; ++x) {
       uint32_t n = sparse_sddmm_pairs(p, round, tiles[x], first->kl0 + i, NULL, NULL);
-      uint64_t begin = sparse_max_u64(done[x], stream);
+      uint64_t begin = max_u64(done[x], stream);
       done[x] = begin + (n == 0 ? 1 : n * per_block);
       freed[(size_t)x * d + i % d] = done[x];
-      end = sparse_max_u64(end, done[x]);
+      end = max_u64(end, done[x]);
     }
   }
   free(freed);
@@ -347,33 +347,32 @@ static uint64_t estimate(const sparrow_ops_sparse_plan_t *p, const sparse_cost_t
           if (s == 0 && task->nb > 0 && task->mb > 0) {
             uint64_t dy = (uint64_t)task->nb * mcq;
             a_bytes += dy * beat;
-            a_chan = sparse_max_u64(a_chan, sparse_channel_cycles(c, dy));
+            a_chan = max_u64(a_chan, sparse_channel_cycles(c, dy));
           }
           if (sl->blocks == 0) {
             continue;
           }
           any = 1;
-          uint64_t idx_lines = sparse_ceil_div(sl->idx0 + sl->idx1, p->lanes);
+          uint64_t idx_lines = ceil_div_u32(sl->idx0 + sl->idx1, p->lanes);
           a_bytes += idx_lines * beat;
-          a_chan = sparse_max_u64(a_chan, sparse_channel_cycles(c, idx_lines));
+          a_chan = max_u64(a_chan, sparse_channel_cycles(c, idx_lines));
           if (stream_source(p, r, t, s) == t) {
             uint64_t strip = (uint64_t)(sl->kl1 - sl->kl0) * mcq;
             b_bytes += strip * beat;
-            b_chan = sparse_max_u64(b_chan, sparse_channel_cycles(c, strip));
+            b_chan = max_u64(b_chan, sparse_channel_cycles(c, strip));
           }
           b_bytes += (uint64_t)sl->blocks * p->lanes * beat * (acc ? 2u : 1u);
         }
         if (!any) {
           continue;
         }
-        uint64_t per_block = sparse_max_u64(mcq, p->lanes) + (acc ? p->lanes : 0);
+        uint64_t per_block = max_u64(mcq, p->lanes) + (acc ? p->lanes : 0);
         uint64_t write = sparse_channel_cycles(c, mcq);
         for (uint32_t member = 0; member < p->row_groups; ++member) {
-          work = sparse_max_u64(work, lockstep(p, r, s, member, p->slots, write, per_block));
+          work = max_u64(work, lockstep(p, r, s, member, p->slots, write, per_block));
         }
-        total += c->latency + sparse_max_u64(a_bytes / bw, a_chan) + 16;
-        total += 2 * c->latency + sparse_max_u64(sparse_max_u64(b_bytes / bw, b_chan), work) +
-                 p->lanes + 16;
+        total += c->latency + max_u64(a_bytes / bw, a_chan) + 16;
+        total += 2 * c->latency + max_u64(max_u64(b_bytes / bw, b_chan), work) + p->lanes + 16;
       }
     }
   }
@@ -394,7 +393,7 @@ static int alloc_details(sparrow_ops_sparse_plan_t *p) {
   for (uint32_t r = 0; r < p->rounds; ++r) {
     for (uint32_t t = 0; t < p->tiles; ++t) {
       sparrow_ops_sparse_task_t *task = &p->tasks[sparse_task_at(p, r, t)];
-      sparse_split_even(p->row_blocks, p->row_groups, t % p->row_groups, &task->ib0, &task->mb);
+      split_even(p->row_blocks, p->row_groups, t % p->row_groups, &task->ib0, &task->mb);
       task->src = t;
       if (t / p->row_groups >= p->col_groups) {
         task->mb = 0;
@@ -408,7 +407,7 @@ static int alloc_details(sparrow_ops_sparse_plan_t *p) {
 // and slices. Returns an ops status; E_UNSUPPORTED when the lists of one strip cannot fit.
 static sparrow_ops_status_t candidate(sparrow_ops_sparse_plan_t *p, uint32_t cols_per_tile) {
   uint32_t njb = p->n / p->block;
-  p->rounds = sparse_ceil_div(njb, p->col_groups * cols_per_tile);
+  p->rounds = ceil_div_u32(njb, p->col_groups * cols_per_tile);
   p->nb = cols_per_tile * (p->block / p->lanes);
   if (!alloc_details(p) || !assign_columns(p, cols_per_tile)) {
     return SPARROW_OPS_E_NOMEM;
@@ -443,8 +442,8 @@ static int set_chunks(sparrow_ops_sparse_plan_t *p, uint32_t slots) {
     return 0;
   }
   p->slots = slots;
-  p->chunks = sparse_ceil_div(p->m, mc_max);
-  p->chunk = sparse_ceil_div(p->m, p->chunks);
+  p->chunks = ceil_div_u32(p->m, mc_max);
+  p->chunk = ceil_div_u32(p->m, p->chunks);
   p->ring_lines = slots * p->chunk;
   return 1;
 }
@@ -461,27 +460,27 @@ sparrow_ops_status_t sparse_plan_sddmm(sparrow_ops_sparse_plan_t *p, const spars
   uint32_t njb = p->n / p->block;
   if (p->a_bytes + 4ull * p->m * p->n > 0xFFFFFFFFull || 4ull * p->m * p->lanes > 0x7FFFFFFFull ||
       4ull * p->k > 0x7FFFFFFFull) {
-    sparse_set_msg(msg, msg_len, "sddmm: %ux%ux%u does not fit 32-bit device addresses", p->m, p->n,
-                   p->k);
+    sparrow_ops_set_msg(msg, msg_len, "sddmm: %ux%ux%u does not fit 32-bit device addresses", p->m,
+                        p->n, p->k);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
-  p->col_groups = sparse_min_u32(p->tiles, njb);
-  p->row_groups = sparse_min_u32(p->tiles / p->col_groups, p->row_blocks);
+  p->col_groups = min_u32(p->tiles, njb);
+  p->row_groups = min_u32(p->tiles / p->col_groups, p->row_blocks);
   if (p->row_groups == 0) {
     p->row_groups = 1;
   }
-  uint32_t per_group = sparse_ceil_div(njb, p->col_groups);
-  uint32_t max_slots = sparse_min_u32(4, SPARROW_PMU_MAX_SLOTS);
+  uint32_t per_group = ceil_div_u32(njb, p->col_groups);
+  uint32_t max_slots = min_u32(4, SPARROW_PMU_MAX_SLOTS);
   uint64_t best = UINT64_MAX;
   uint32_t best_cols = 0, best_slots = 0;
   for (uint32_t cols = 1; cols <= per_group; ++cols) {
-    uint32_t rounds = sparse_ceil_div(njb, p->col_groups * cols);
-    if (sparse_ceil_div(njb, p->col_groups * rounds) != cols) {
+    uint32_t rounds = ceil_div_u32(njb, p->col_groups * cols);
+    if (ceil_div_u32(njb, p->col_groups * rounds) != cols) {
       continue;
     }
     sparrow_ops_status_t st = candidate(p, cols);
     if (st == SPARROW_OPS_E_NOMEM) {
-      sparse_set_msg(msg, msg_len, "sddmm: host out of memory");
+      sparrow_ops_set_msg(msg, msg_len, "sddmm: host out of memory");
       return st;
     }
     if (st != SPARROW_OPS_OK) {
@@ -505,7 +504,7 @@ sparrow_ops_status_t sparse_plan_sddmm(sparrow_ops_sparse_plan_t *p, const spars
     }
   }
   if (best == UINT64_MAX) {
-    sparse_set_msg(
+    sparrow_ops_set_msg(
         msg, msg_len,
         "sddmm %ux%ux%u: no tiling fits the device (the PMU or its index memory is too small)",
         p->m, p->n, p->k);
@@ -513,7 +512,7 @@ sparrow_ops_status_t sparse_plan_sddmm(sparrow_ops_sparse_plan_t *p, const spars
   }
   sparrow_ops_status_t st = candidate(p, best_cols);
   if (st != SPARROW_OPS_OK || !set_chunks(p, best_slots)) {
-    sparse_set_msg(msg, msg_len, "sddmm: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "sddmm: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   uint64_t beat = 4ull * p->lanes;
@@ -540,8 +539,8 @@ sparrow_ops_status_t sparse_plan_sddmm(sparrow_ops_sparse_plan_t *p, const spars
     }
   }
   if (p->a_bytes + p->b_bytes + p->idx_bytes + p->c_bytes > 0xFFFFFFFFull) {
-    sparse_set_msg(msg, msg_len, "sddmm: %ux%ux%u does not fit 32-bit device addresses", p->m, p->n,
-                   p->k);
+    sparrow_ops_set_msg(msg, msg_len, "sddmm: %ux%ux%u does not fit 32-bit device addresses", p->m,
+                        p->n, p->k);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   return SPARROW_OPS_OK;
@@ -684,7 +683,7 @@ static sparrow_ops_prog_status_t emit_phase_a(sparrow_ops_prog_t *prog, const sd
       sparse_routes_set(&routes, t, SPARROW_DST_PMU_WR1, t, SPARROW_SRC_AGCU_RD1);
     }
   }
-  SPARSE_TRY(sparse_routes_emit(prog, &routes));
+  SPARROW_OPS_PROG_TRY(sparse_routes_emit(prog, &routes));
   for (uint32_t t = 0; t < p->tiles; ++t) {
     const sparrow_ops_sparse_task_t *task = &p->tasks[sparse_task_at(p, round, t)];
     const sparrow_ops_sparse_slice_t *sl = &p->slices[sparse_slice_at(p, round, t, s)];
@@ -693,23 +692,23 @@ static sparrow_ops_prog_status_t emit_phase_a(sparrow_ops_prog_t *prog, const sd
     if (!lists && !dy) {
       continue;
     }
-    SPARSE_TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 0, 0, 0, 0));
-    SPARSE_TRY(sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 0, 0, 0, 0));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0));
     if (lists) {
-      uint32_t idx_lines = sparse_ceil_div(sl->idx0 + sl->idx1, p->lanes);
+      uint32_t idx_lines = ceil_div_u32(sl->idx0 + sl->idx1, p->lanes);
       sparrow_ops_agen_t idx_rd =
           sparse_agen(ctx->idx_addr + sl->idx_off, idx_lines, (int64_t)beat, 1, 0, 1, 0, 1, 0);
-      SPARSE_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &idx_rd));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &idx_rd));
       sparrow_ops_agen_t idx_wr = sparse_agen(0, idx_lines, 1, 1, 0, 1, 0, 1, 0);
-      SPARSE_TRY(sparrow_ops_prog_pmu_index(prog, t, SPARROW_PMU_PORT_WR0, &idx_wr));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_index(prog, t, SPARROW_PMU_PORT_WR0, &idx_wr));
     }
     if (dy) {
       sparrow_ops_agen_t b_rd =
           sparse_agen(ctx->b_addr + sl->b_off + (uint64_t)m0 * beat, mcq, (int64_t)beat, task->nb,
                       (int64_t)p->m * (int64_t)beat, 1, 0, 1, 0);
-      SPARSE_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &b_rd));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &b_rd));
       sparrow_ops_agen_t b_wr = sparse_agen(p->ring_lines, task->nb * mcq, 1, 1, 0, 1, 0, 1, 0);
-      SPARSE_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR1, &b_wr));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR1, &b_wr));
     }
   }
   return sparrow_ops_prog_run(prog);
@@ -745,7 +744,7 @@ static sparrow_ops_prog_status_t emit_phase_b(sparrow_ops_prog_t *prog, const sd
     }
     sparse_routes_set(&routes, t, SPARROW_DST_AGCU_WR, t, SPARROW_SRC_PCU_OUT);
   }
-  SPARSE_TRY(sparse_routes_emit(prog, &routes));
+  SPARROW_OPS_PROG_TRY(sparse_routes_emit(prog, &routes));
   for (uint32_t t = 0; t < p->tiles; ++t) {
     const sparrow_ops_sparse_slice_t *sl = &p->slices[sparse_slice_at(p, round, t, s)];
     if (sl->blocks == 0) {
@@ -757,23 +756,24 @@ static sparrow_ops_prog_status_t emit_phase_b(sparrow_ops_prog_t *prog, const sd
       sparrow_ops_agen_t x_rd =
           sparse_agen(ctx->a_addr + (uint64_t)m0 * row_x + (uint64_t)sl->kl0 * beat, mcq,
                       (int64_t)row_x, strips, (int64_t)beat, 1, 0, 1, 0);
-      SPARSE_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &x_rd));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &x_rd));
     }
-    SPARSE_TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 1, slots, mcq, 1));
-    SPARSE_TRY(sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 1, slots, mcq, 1));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0));
     sparrow_ops_agen_t ring_wr = sparse_agen(0, mcq, 1, slots, mcq, strips / slots, 0, 1, 0);
-    SPARSE_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &ring_wr));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &ring_wr));
     sparrow_ops_agen_t ring_rd = sparse_agen(0, mcq, 1, 1, 0, slots, mcq, 1, 0);
-    SPARSE_TRY(sparrow_ops_prog_pmu_gather(prog, t, SPARROW_PMU_PORT_RD0, &ring_rd, 0, sl->idx0));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_pmu_gather(prog, t, SPARROW_PMU_PORT_RD0, &ring_rd, 0, sl->idx0));
     sparrow_ops_agen_t dy_rd = sparse_agen(p->ring_lines, mcq, 1, 1, mcq, 1, 0, 1, 0);
-    SPARSE_TRY(
+    SPARROW_OPS_PROG_TRY(
         sparrow_ops_prog_pmu_gather(prog, t, SPARROW_PMU_PORT_RD1, &dy_rd, sl->idx0, sl->idx1));
-    SPARSE_TRY(sparrow_ops_prog_pcu_gemm(prog, t, mcq, sl->blocks, acc_init));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pcu_gemm(prog, t, mcq, sl->blocks, acc_init));
     sparrow_ops_agen_t out = sparse_agen(ctx->c_addr + sl->out_off, sl->blocks * p->lanes,
                                          (int64_t)beat, 1, 0, 1, 0, 1, 0);
-    SPARSE_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &out));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &out));
     if (acc_init) {
-      SPARSE_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &out));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &out));
     }
   }
   return sparrow_ops_prog_run(prog);
@@ -799,7 +799,7 @@ sparrow_ops_status_t sparse_build_sddmm(const sparrow_ops_sparse_plan_t *plan, u
     return SPARROW_OPS_E_NOMEM;
   }
   sparrow_ops_status_t status =
-      sparse_prog_error(sparrow_ops_prog_init(prog, plan->tiles, plan->prog_entries));
+      sparrow_ops_prog_status(sparrow_ops_prog_init(prog, plan->tiles, plan->prog_entries));
   sddmm_ctx_t ctx = {plan, a_addr, b_addr, idx_addr, c_addr};
   for (uint32_t r = 0; r < plan->rounds && status == SPARROW_OPS_OK; ++r) {
     for (uint32_t q = 0; q < plan->chunks && status == SPARROW_OPS_OK; ++q) {
@@ -819,7 +819,7 @@ sparrow_ops_status_t sparse_build_sddmm(const sparrow_ops_sparse_plan_t *plan, u
           sparrow_ops_prog_rollback(prog, mark);
           st = sparrow_ops_prog_end(prog);
           if (st == SPARROW_OPS_PROG_OK) {
-            status = sparse_push_program(programs, prog);
+            status = sparrow_ops_programs_push(programs, prog);
             sparrow_ops_prog_clear(prog);
             if (status == SPARROW_OPS_OK) {
               st = emit_phase_a(prog, &ctx, r, q, s, 1);
@@ -830,17 +830,17 @@ sparrow_ops_status_t sparse_build_sddmm(const sparrow_ops_sparse_plan_t *plan, u
           }
         }
         if (status == SPARROW_OPS_OK && st != SPARROW_OPS_PROG_OK) {
-          status = sparse_prog_error(st);
+          status = sparrow_ops_prog_status(st);
         }
         b_loaded = 1;
       }
     }
   }
   if (status == SPARROW_OPS_OK) {
-    status = sparse_prog_error(sparrow_ops_prog_end(prog));
+    status = sparrow_ops_prog_status(sparrow_ops_prog_end(prog));
   }
   if (status == SPARROW_OPS_OK) {
-    status = sparse_push_program(programs, prog);
+    status = sparrow_ops_programs_push(programs, prog);
   }
   sparrow_ops_prog_free(prog);
   free(prog);

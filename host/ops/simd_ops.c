@@ -5,7 +5,6 @@
 
 #include "simd_ops.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +18,6 @@
 #define F_ZERO 0x00000000u
 #define F_ONE 0x3F800000u
 #define F_HALF 0x3F000000u
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
 
 #define M SPARROW_OPS_SIMD_MATRIX
 #define V SPARROW_OPS_SIMD_VECTOR
@@ -302,12 +289,12 @@ sparrow_ops_status_t sparrow_ops_simd_prepare(const sparrow_ops_fabric_t *fabric
                                               char *msg, size_t msg_len) {
   const sparrow_ops_simd_op_info_t *info = sparrow_ops_simd_info(op);
   if (fabric == NULL || info == NULL || in == NULL || exec == NULL || m == 0 || n == 0) {
-    set_msg(msg, msg_len, "simd operator: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "simd operator: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   for (uint32_t i = 0; i < info->inputs; ++i) {
     if (in[i] == NULL) {
-      set_msg(msg, msg_len, "%s: input %s is NULL", info->name, info->in_names[i]);
+      sparrow_ops_set_msg(msg, msg_len, "%s: input %s is NULL", info->name, info->in_names[i]);
       return SPARROW_OPS_E_ARG;
     }
   }
@@ -315,16 +302,16 @@ sparrow_ops_status_t sparrow_ops_simd_prepare(const sparrow_ops_fabric_t *fabric
   uint32_t lanes = fabric->lanes;
   sparrow_simd_asm_t *code = sparrow_ops_exec_new_code(exec);
   sparrow_ops_simd_job_t job;
-  sparrow_ops_status_t ost = code == NULL ? SPARROW_OPS_E_NOMEM
-                                          : sparrow_ops_simd_job(op, lanes, m, n, code, &job);
+  sparrow_ops_status_t ost =
+      code == NULL ? SPARROW_OPS_E_NOMEM : sparrow_ops_simd_job(op, lanes, m, n, code, &job);
   if (ost != SPARROW_OPS_OK) {
     char why[120] = "host out of memory";
     if (code != NULL) {
       sparrow_simd_asm_status_t ast = sparrow_simd_asm_check(code, why, sizeof(why));
-      set_msg(msg, msg_len, "%s: no program for %ux%u on %u lanes (%s: %s)", info->name, m, n,
-              lanes, sparrow_simd_asm_status_name(ast), why);
+      sparrow_ops_set_msg(msg, msg_len, "%s: no program for %ux%u on %u lanes (%s: %s)", info->name,
+                          m, n, lanes, sparrow_simd_asm_status_name(ast), why);
     } else {
-      set_msg(msg, msg_len, "%s: %s", info->name, why);
+      sparrow_ops_set_msg(msg, msg_len, "%s: %s", info->name, why);
     }
     sparrow_ops_exec_free(exec);
     return ost;
@@ -348,7 +335,7 @@ sparrow_ops_status_t sparrow_ops_simd_prepare(const sparrow_ops_fabric_t *fabric
                                    SPARROW_OPS_EXEC_OUT, &out_buf);
   }
   if (ost != SPARROW_OPS_OK) {
-    set_msg(msg, msg_len, "%s: host out of memory", info->name);
+    sparrow_ops_set_msg(msg, msg_len, "%s: host out of memory", info->name);
   } else {
     ost = sparrow_ops_exec_add_simd(exec, &job, in_buf, in_off, out_buf, 0, msg, msg_len);
   }
@@ -374,12 +361,12 @@ sparrow_ops_status_t sparrow_ops_simd(sparrow_dev_t *dev, sparrow_ops_simd_op_t 
                                       sparrow_ops_simd_stats_t *stats, char *msg, size_t msg_len) {
   const sparrow_ops_simd_op_info_t *info = sparrow_ops_simd_info(op);
   if (dev == NULL || info == NULL || in == NULL || out == NULL || m == 0 || n == 0) {
-    set_msg(msg, msg_len, "simd operator: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "simd operator: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   for (uint32_t j = 0; j < info->outputs; ++j) {
     if (out[j] == NULL) {
-      set_msg(msg, msg_len, "%s: output %s is NULL", info->name, info->out_names[j]);
+      sparrow_ops_set_msg(msg, msg_len, "%s: output %s is NULL", info->name, info->out_names[j]);
       return SPARROW_OPS_E_ARG;
     }
   }

@@ -5,39 +5,13 @@
 
 #include "simd_run.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn_exec.h"  // the golden model's phase estimate
 #include "program.h"
 
-// The golden model's documented estimate (sim/model/README.md, "Cycle estimate").
-#define MODEL_ENTRY_CYCLES 1u
-#define MODEL_PHASE_OVERHEAD 8u
-// How long one launch may take, in wall milliseconds (as for the GEMM: the simulated RTL is slow).
-#define SIMD_LAUNCH_TIMEOUT_MS (30u * 60u * 1000u)
 #define ADDR_LIMIT 0x100000000ull
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
-
-static uint64_t max_u64(uint64_t a, uint64_t b) {
-  return a > b ? a : b;
-}
-
-static uint64_t ceil_div_u64(uint64_t a, uint64_t b) {
-  return a / b + (a % b != 0);
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Plan.
@@ -57,21 +31,23 @@ static sparrow_ops_status_t check_stream(const sparrow_ops_simd_stream_t *s, con
   if (s->beats == 0 || s->passes == 0 || s->passes > SPARROW_SIMD_MAX_PASSES ||
       s->tensor_bytes == 0 || s->tensor_bytes % 4u != 0 || s->beat_stride % 4u != 0 ||
       s->row_stride % 4u != 0) {
-    set_msg(msg, msg_len, "simd: stream %s: zero count, passes above 3 or unaligned stride", name);
+    sparrow_ops_set_msg(msg, msg_len,
+                        "simd: stream %s: zero count, passes above 3 or unaligned stride", name);
     return SPARROW_OPS_E_ARG;
   }
   uint64_t extent = stream_extent(s, rows, lanes);
   uint64_t buffer = (uint64_t)s->tensors * s->tensor_bytes;
   if (extent > buffer) {
-    set_msg(msg, msg_len, "simd: stream %s reaches byte %llu of its %llu-byte buffer", name,
-            (unsigned long long)extent, (unsigned long long)buffer);
+    sparrow_ops_set_msg(msg, msg_len, "simd: stream %s reaches byte %llu of its %llu-byte buffer",
+                        name, (unsigned long long)extent, (unsigned long long)buffer);
     return SPARROW_OPS_E_ARG;
   }
   // AGCU strides are signed 32-bit and addresses 32-bit.
   if (buffer >= ADDR_LIMIT || s->tensor_bytes > 0x7FFFFFFFull || s->beat_stride > 0x7FFFFFFFu ||
       s->row_stride > 0x7FFFFFFFu) {
-    set_msg(msg, msg_len, "simd: stream %s needs %llu bytes, beyond 32-bit device addresses", name,
-            (unsigned long long)buffer);
+    sparrow_ops_set_msg(msg, msg_len,
+                        "simd: stream %s needs %llu bytes, beyond 32-bit device addresses", name,
+                        (unsigned long long)buffer);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   return SPARROW_OPS_OK;
@@ -97,24 +73,26 @@ sparrow_ops_status_t sparrow_ops_simd_plan(const sparrow_ops_fabric_t *fabric,
                                            sparrow_ops_simd_plan_t *plan, char *msg,
                                            size_t msg_len) {
   if (fabric == NULL || job == NULL || plan == NULL || job->code == NULL) {
-    set_msg(msg, msg_len, "simd: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "simd: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   if (fabric->tiles == 0 || fabric->tiles > SPARROW_MAX_TILES || fabric->lanes == 0 ||
       fabric->prog_entries < 2) {
-    set_msg(msg, msg_len, "simd: impossible fabric (%u tiles, %u lanes, %u program entries)",
-            fabric->tiles, fabric->lanes, fabric->prog_entries);
+    sparrow_ops_set_msg(msg, msg_len,
+                        "simd: impossible fabric (%u tiles, %u lanes, %u program entries)",
+                        fabric->tiles, fabric->lanes, fabric->prog_entries);
     return SPARROW_OPS_E_ARG;
   }
   char why[120];
   if (sparrow_simd_asm_check(job->code, why, sizeof(why)) != SPARROW_SIMD_ASM_OK) {
-    set_msg(msg, msg_len, "simd: the program does not assemble: %s", why);
+    sparrow_ops_set_msg(msg, msg_len, "simd: the program does not assemble: %s", why);
     return SPARROW_OPS_E_ARG;
   }
   if (job->rows == 0 || job->beats == 0 || job->passes == 0 ||
       job->passes > SPARROW_SIMD_MAX_PASSES || job->code->count == 0) {
-    set_msg(msg, msg_len, "simd: empty walk or program (rows %u, beats %u, passes %u, %u insns)",
-            job->rows, job->beats, job->passes, job->code->count);
+    sparrow_ops_set_msg(msg, msg_len,
+                        "simd: empty walk or program (rows %u, beats %u, passes %u, %u insns)",
+                        job->rows, job->beats, job->passes, job->code->count);
     return SPARROW_OPS_E_ARG;
   }
   static const char *const kNames[] = {"a", "b"};
@@ -132,18 +110,19 @@ sparrow_ops_status_t sparrow_ops_simd_plan(const sparrow_ops_fabric_t *fabric,
   }
   for (uint32_t i = 0; i < SPARROW_OPS_SIMD_INPUTS; ++i) {
     if (job->in[i].tensors != 0 && job->in[i].passes > job->passes) {
-      set_msg(msg, msg_len, "simd: stream %s is read in %u passes of a %u-pass walk", kNames[i],
-              job->in[i].passes, job->passes);
+      sparrow_ops_set_msg(msg, msg_len, "simd: stream %s is read in %u passes of a %u-pass walk",
+                          kNames[i], job->in[i].passes, job->passes);
       return SPARROW_OPS_E_ARG;
     }
   }
   if (job->out.tensors != 0 && job->out.passes != 1) {
-    set_msg(msg, msg_len, "simd: the output stream is written once (passes 1)");
+    sparrow_ops_set_msg(msg, msg_len, "simd: the output stream is written once (passes 1)");
     return SPARROW_OPS_E_ARG;
   }
 
   if (job->out_once && (job->max_tiles != 1 || job->out.row_stride != 0)) {
-    set_msg(msg, msg_len, "simd: an output written once needs max_tiles 1 and row_stride 0");
+    sparrow_ops_set_msg(msg, msg_len,
+                        "simd: an output written once needs max_tiles 1 and row_stride 0");
     return SPARROW_OPS_E_ARG;
   }
 
@@ -183,14 +162,6 @@ sparrow_ops_status_t sparrow_ops_simd_code(const sparrow_ops_simd_plan_t *plan,
 // ---------------------------------------------------------------------------------------------------
 // Programs.
 
-#define TRY(expr)                           \
-  do {                                      \
-    sparrow_ops_prog_status_t st_ = (expr); \
-    if (st_ != SPARROW_OPS_PROG_OK) {       \
-      return st_;                           \
-    }                                       \
-  } while (0)
-
 typedef struct build_ctx {
   const sparrow_ops_simd_plan_t *plan;
   const sparrow_ops_simd_job_t *job;
@@ -211,7 +182,7 @@ static sparrow_ops_prog_status_t routes(sparrow_ops_prog_t *prog, uint32_t tile,
                    : kDsts[i] == SPARROW_DST_PCU_B   ? to_b
                    : kDsts[i] == SPARROW_DST_AGCU_WR ? to_wr
                                                      : SPARROW_SW_NO_SOURCE;
-    TRY(sparrow_ops_prog_route(prog, tile, kDsts[i], tile, src));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_route(prog, tile, kDsts[i], tile, src));
   }
   return SPARROW_OPS_PROG_OK;
 }
@@ -240,37 +211,37 @@ static sparrow_ops_prog_status_t emit_launch(sparrow_ops_prog_t *prog, const bui
   const uint32_t none = SPARROW_SW_NO_SOURCE;
   for (uint32_t t = 0; t < p->fabric.tiles; ++t) {
     if ((mask & (1u << t)) == 0) {
-      TRY(routes(prog, t, none, none, none));
+      SPARROW_OPS_PROG_TRY(routes(prog, t, none, none, none));
       continue;
     }
-    TRY(routes(prog, t, SPARROW_SRC_AGCU_RD0, none, none));
+    SPARROW_OPS_PROG_TRY(routes(prog, t, SPARROW_SRC_AGCU_RD0, none, none));
     sparrow_ops_agen_t code = {
         (uint32_t)c->code_addr, {p->code_beats, 1, 1, 1}, {(int32_t)beat_bytes, 0, 0, 0}};
-    TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &code));
-    TRY(sparrow_ops_prog_pcu_load(prog, t, 0, p->code_beats));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &code));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pcu_load(prog, t, 0, p->code_beats));
   }
-  TRY(sparrow_ops_prog_run(prog));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_run(prog));
 
   for (uint32_t t = 0; t < p->fabric.tiles; ++t) {
     if ((mask & (1u << t)) == 0) {
       continue;  // its routes are off since the LOAD phase
     }
     const sparrow_ops_simd_stream_t *a = &job->in[0], *b = &job->in[1], *out = &job->out;
-    TRY(routes(prog, t, a->tensors ? SPARROW_SRC_AGCU_RD0 : none,
-               b->tensors ? SPARROW_SRC_AGCU_RD1 : none,
-               out->tensors ? SPARROW_SRC_PCU_OUT : none));
+    SPARROW_OPS_PROG_TRY(routes(prog, t, a->tensors ? SPARROW_SRC_AGCU_RD0 : none,
+                                b->tensors ? SPARROW_SRC_AGCU_RD1 : none,
+                                out->tensors ? SPARROW_SRC_PCU_OUT : none));
     uint32_t first = p->row_first[t], count = p->row_count[t];
     if (a->tensors) {
       sparrow_ops_agen_t g = stream_agen(a, c->in_addr[0], first, count);
-      TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &g));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &g));
     }
     if (b->tensors) {
       sparrow_ops_agen_t g = stream_agen(b, c->in_addr[1], first, count);
-      TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &g));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &g));
     }
     if (out->tensors) {
       sparrow_ops_agen_t g = stream_agen(out, c->out_addr, first, job->out_once ? 1u : count);
-      TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &g));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &g));
     }
     sparrow_ops_simd_walk_t walk;
     memset(&walk, 0, sizeof(walk));
@@ -282,66 +253,43 @@ static sparrow_ops_prog_status_t emit_launch(sparrow_ops_prog_t *prog, const bui
     for (uint32_t seg = 0; seg < SPARROW_SIMD_SEGMENTS; ++seg) {
       walk.seg[seg] = sparrow_simd_asm_seg_reg(job->code, seg, 0);
     }
-    TRY(sparrow_ops_prog_pcu_simd(prog, t, &walk));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pcu_simd(prog, t, &walk));
   }
-  TRY(sparrow_ops_prog_run(prog));
+  SPARROW_OPS_PROG_TRY(sparrow_ops_prog_run(prog));
   // Un-route what the launch routed (docs/fabric.md: programs un-route destinations they no
   // longer use; the shadow makes this cost one entry per route still enabled). A later program
   // that does not write every route would otherwise inherit them: a GEMM's phase A streams AGCU
   // read 1 into PMU write 1 only, and a leftover PCU b <- AGCU read 1 route would stall it.
   for (uint32_t t = 0; t < p->fabric.tiles; ++t) {
-    TRY(routes(prog, t, none, none, none));
+    SPARROW_OPS_PROG_TRY(routes(prog, t, none, none, none));
   }
   return sparrow_ops_prog_end(prog);
 }
 
-// One phase's estimate (sim/model/README.md): overhead + the slowest unit or the DRAM transfer +
-// the DRAM latency. Per tile: its AGCU's reads (rd0 + rd1 share one port) or writes, each
-// channel's latency bound, its PCU's busy cycles.
-typedef struct phase_load {
-  uint64_t rd[2], wr, pcu;
-} phase_load_t;
-
-static uint64_t estimate_phase(const sparrow_ops_fabric_t *f, const phase_load_t *tile_load,
-                               uint32_t tiles) {
-  uint64_t outstanding = f->agcu_outstanding == 0 ? 1u : f->agcu_outstanding;
-  uint64_t bw = f->dram_bw == 0 ? 1u : f->dram_bw;
-  uint64_t slowest = 0, beats = 0;
-  for (uint32_t t = 0; t < tiles; ++t) {
-    const phase_load_t *l = &tile_load[t];
-    slowest = max_u64(slowest, max_u64(l->rd[0] + l->rd[1], l->wr));
-    slowest = max_u64(slowest, ceil_div_u64(l->rd[0] * f->dram_latency, outstanding));
-    slowest = max_u64(slowest, ceil_div_u64(l->rd[1] * f->dram_latency, outstanding));
-    slowest = max_u64(slowest, ceil_div_u64(l->wr * f->dram_latency, outstanding));
-    slowest = max_u64(slowest, l->pcu);
-    beats += l->rd[0] + l->rd[1] + l->wr;
-  }
-  uint64_t bytes = beats * 4u * f->lanes;
-  slowest = max_u64(slowest, ceil_div_u64(bytes, bw));
-  return MODEL_PHASE_OVERHEAD + slowest + (bytes != 0 ? f->dram_latency : 0);
-}
-
+// A launch's estimate (sim/model/README.md, "Cycle estimate"): its entries, then its two phases
+// from what each tile moves (AGCU reads and writes, PCU LOAD beats or SIMD issue groups; the PMUs
+// move nothing).
 static uint64_t estimate_launch(const build_ctx_t *c, uint32_t mask, size_t entries) {
   const sparrow_ops_simd_plan_t *p = c->plan;
   const sparrow_ops_simd_job_t *job = c->job;
-  phase_load_t load[SPARROW_MAX_TILES], simd[SPARROW_MAX_TILES];
+  sparrow_ops_exec_load_t load[SPARROW_MAX_TILES], simd[SPARROW_MAX_TILES];
   memset(load, 0, sizeof(load));
   memset(simd, 0, sizeof(simd));
   for (uint32_t t = 0; t < p->fabric.tiles; ++t) {
     if ((mask & (1u << t)) == 0) {
       continue;
     }
-    load[t].rd[0] = p->code_beats;
+    load[t].agcu_rd[0] = p->code_beats;
     load[t].pcu = p->code_beats;
     uint32_t rows = p->row_count[t];
-    simd[t].rd[0] = stream_beats(&job->in[0], rows);
-    simd[t].rd[1] = stream_beats(&job->in[1], rows);
-    simd[t].wr = stream_beats(&job->out, job->out_once && rows != 0 ? 1u : rows);
+    simd[t].agcu_rd[0] = stream_beats(&job->in[0], rows);
+    simd[t].agcu_rd[1] = stream_beats(&job->in[1], rows);
+    simd[t].agcu_wr = stream_beats(&job->out, job->out_once && rows != 0 ? 1u : rows);
     simd[t].pcu = tile_groups(p, job, rows);
   }
-  return (uint64_t)entries * MODEL_ENTRY_CYCLES +
-         estimate_phase(&p->fabric, load, p->fabric.tiles) +
-         estimate_phase(&p->fabric, simd, p->fabric.tiles);
+  return (uint64_t)entries * SPARROW_OPS_MODEL_ENTRY_CYCLES +
+         sparrow_ops_exec_estimate_phase(&p->fabric, load, p->fabric.tiles) +
+         sparrow_ops_exec_estimate_phase(&p->fabric, simd, p->fabric.tiles);
 }
 
 // One launch over mask into the list (a new, self-contained program).
@@ -422,7 +370,8 @@ sparrow_ops_status_t sparrow_ops_simd_build(const sparrow_ops_simd_plan_t *plan,
 
 static sparrow_ops_status_t device_fail(sparrow_dev_t *dev, sparrow_status_t st, const char *what,
                                         char *msg, size_t msg_len) {
-  set_msg(msg, msg_len, "%s: %s: %s", what, sparrow_status_name(st), sparrow_last_error(dev));
+  sparrow_ops_set_msg(msg, msg_len, "%s: %s: %s", what, sparrow_status_name(st),
+                      sparrow_last_error(dev));
   return SPARROW_OPS_E_DEVICE;
 }
 
@@ -431,7 +380,7 @@ sparrow_ops_status_t sparrow_ops_simd_exec(sparrow_dev_t *dev, const sparrow_ops
                                            uint64_t out_addr, sparrow_ops_simd_stats_t *stats,
                                            char *msg, size_t msg_len) {
   if (dev == NULL || job == NULL || in_addr == NULL || stats == NULL) {
-    set_msg(msg, msg_len, "simd: bad argument");
+    sparrow_ops_set_msg(msg, msg_len, "simd: bad argument");
     return SPARROW_OPS_E_ARG;
   }
   sparrow_info_t info;
@@ -448,14 +397,14 @@ sparrow_ops_status_t sparrow_ops_simd_exec(sparrow_dev_t *dev, const sparrow_ops
   }
   uint32_t *words = malloc(plan.code_words * sizeof(uint32_t));
   if (words == NULL) {
-    set_msg(msg, msg_len, "simd: host out of memory");
+    sparrow_ops_set_msg(msg, msg_len, "simd: host out of memory");
     return SPARROW_OPS_E_NOMEM;
   }
   ost = sparrow_ops_simd_code(&plan, job, words);
   uint64_t code_addr = 0;
   size_t code_bytes = plan.code_words * sizeof(uint32_t);
   if (ost != SPARROW_OPS_OK) {
-    set_msg(msg, msg_len, "simd: the program does not encode");
+    sparrow_ops_set_msg(msg, msg_len, "simd: the program does not encode");
     free(words);
     return ost;
   }
@@ -474,27 +423,16 @@ sparrow_ops_status_t sparrow_ops_simd_exec(sparrow_dev_t *dev, const sparrow_ops
   if (ost == SPARROW_OPS_OK) {
     ost = sparrow_ops_simd_build(&plan, job, code_addr, in_addr, out_addr, &progs, &est);
     if (ost != SPARROW_OPS_OK) {
-      set_msg(msg, msg_len, "simd: cannot build the fabric program (%s)",
-              sparrow_ops_status_name(ost));
+      sparrow_ops_set_msg(msg, msg_len, "simd: cannot build the fabric program (%s)",
+                          sparrow_ops_status_name(ost));
     }
   }
-  for (size_t i = 0; ost == SPARROW_OPS_OK && i < progs.count; ++i) {
-    sparrow_counters_t counters;
-    uint32_t fp_status = 0;
-    st = sparrow_run(dev, progs.entries[i], progs.lengths[i], SIMD_LAUNCH_TIMEOUT_MS, &counters,
-                     &fp_status);
-    if (st != SPARROW_OK) {
-      char what[64];
-      snprintf(what, sizeof(what), "launch %zu of %zu", i + 1, progs.count);
-      ost = device_fail(dev, st, what, msg, msg_len);
-      break;
-    }
-    stats->cycles += counters.cycles;
-    stats->dram_rd_bytes += counters.dram_rd_bytes;
-    stats->dram_wr_bytes += counters.dram_wr_bytes;
-    stats->fp_status |= fp_status;
-    stats->launches++;
-    stats->entries += progs.lengths[i];
+  if (ost == SPARROW_OPS_OK) {
+    sparrow_ops_run_totals_t run;
+    memset(&run, 0, sizeof(run));
+    ost = sparrow_ops_programs_run(dev, &progs, SPARROW_OPS_LAUNCH_TIMEOUT_MS, "", "", &run, msg,
+                                   msg_len);
+    SPARROW_OPS_RUN_TOTALS_ADD(stats, &run);
   }
   sparrow_ops_programs_free(&progs);
   // A failed free loses device memory only; the run's own status says what went wrong.

@@ -33,6 +33,11 @@ typedef enum sparrow_ops_status {
 
 const char *sparrow_ops_status_name(sparrow_ops_status_t status);
 
+// Writes a one-line reason to msg, printf-style (at most msg_len bytes with the NUL; nothing when
+// msg is NULL or msg_len is 0): how every operator of the library reports a failure.
+void sparrow_ops_set_msg(char *msg, size_t msg_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 // The device parameters the ops library adapts to (from the driver's sparrow_info).
 typedef struct sparrow_ops_fabric {
   uint32_t tiles;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops_util.h"
 #include "program.h"
 #include "sparrow_sparse.h"
 
@@ -16,24 +17,6 @@
 #define SPARSE_IDX_SKIP (1u << SPARROW_GATHER_SKIP_BIT)
 #define SPARSE_IDX_RELEASE (1u << SPARROW_GATHER_RELEASE_BIT)
 #define SPARSE_IDX_OFFSET_MAX ((1u << SPARROW_GATHER_OFFSET_BITS) - 1u)
-
-static inline uint32_t sparse_ceil_div(uint32_t a, uint32_t b) {
-  return (uint32_t)(((uint64_t)a + b - 1) / b);
-}
-static inline uint32_t sparse_min_u32(uint32_t a, uint32_t b) {
-  return a < b ? a : b;
-}
-static inline uint64_t sparse_max_u64(uint64_t a, uint64_t b) {
-  return a > b ? a : b;
-}
-
-// Writes a one-line reason to msg (msg_len bytes; msg may be NULL).
-void sparse_set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-// Splits `total` items into `parts` balanced runs; run p gets *count items starting at *first.
-void sparse_split_even(uint32_t total, uint32_t parts, uint32_t p, uint32_t *first,
-                       uint32_t *count);
 
 // Index of the detail arrays.
 static inline size_t sparse_task_at(const sparrow_ops_sparse_plan_t *p, uint32_t round,
@@ -54,7 +37,7 @@ static inline uint32_t sparse_chunk_rows(const sparrow_ops_sparse_plan_t *p, uin
   if (first != NULL) {
     *first = r0;
   }
-  return sparse_min_u32(p->chunk, p->red - r0);
+  return min_u32(p->chunk, p->red - r0);
 }
 
 // Cost model parameters (docs/ops.md, "Choosing nb and kc").
@@ -114,10 +97,6 @@ void sparse_routes_set(sparse_routes_t *r, uint32_t tile, uint32_t dst_kind, uin
                        uint32_t src_kind);
 sparrow_ops_prog_status_t sparse_routes_emit(sparrow_ops_prog_t *prog, const sparse_routes_t *r);
 
-sparrow_ops_status_t sparse_push_program(sparrow_ops_programs_t *out,
-                                         const sparrow_ops_prog_t *prog);
-sparrow_ops_status_t sparse_prog_error(sparrow_ops_prog_status_t st);
-
 static inline sparrow_ops_agen_t sparse_agen(uint64_t base, uint32_t c0, int64_t s0, uint32_t c1,
                                              int64_t s1, uint32_t c2, int64_t s2, uint32_t c3,
                                              int64_t s3) {
@@ -125,13 +104,5 @@ static inline sparrow_ops_agen_t sparse_agen(uint64_t base, uint32_t c0, int64_t
       (uint32_t)base, {c0, c1, c2, c3}, {(int32_t)s0, (int32_t)s1, (int32_t)s2, (int32_t)s3}};
   return g;
 }
-
-#define SPARSE_TRY(expr)                    \
-  do {                                      \
-    sparrow_ops_prog_status_t st_ = (expr); \
-    if (st_ != SPARROW_OPS_PROG_OK) {       \
-      return st_;                           \
-    }                                       \
-  } while (0)
 
 #endif  // SPARROW_HOST_OPS_SPARSE_INTERNAL_H_

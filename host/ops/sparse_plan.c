@@ -4,22 +4,10 @@
 // sddmm halves, and the program-assembly helpers they share (docs/ops.md, "Block-sparse
 // operators").
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sparse_internal.h"
-
-void sparse_set_msg(char *msg, size_t msg_len, const char *fmt, ...) {
-  if (msg == NULL || msg_len == 0) {
-    return;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, msg_len, fmt, ap);
-  va_end(ap);
-}
 
 const char *sparrow_ops_sparse_op_name(sparrow_ops_sparse_op_t op) {
   switch (op) {
@@ -33,19 +21,11 @@ const char *sparrow_ops_sparse_op_name(sparrow_ops_sparse_op_t op) {
   return "unknown";
 }
 
-void sparse_split_even(uint32_t total, uint32_t parts, uint32_t p, uint32_t *first,
-                       uint32_t *count) {
-  uint32_t base = total / parts;
-  uint32_t extra = total % parts;
-  *count = base + (p < extra ? 1u : 0u);
-  *first = p * base + sparse_min_u32(p, extra);
-}
-
 uint64_t sparse_channel_cycles(const sparse_cost_t *c, uint64_t beats) {
   if (c->outstanding == 0 || c->latency == 0) {
     return beats;
   }
-  return sparse_max_u64(beats, beats * c->latency / c->outstanding);
+  return max_u64(beats, beats * c->latency / c->outstanding);
 }
 
 void sparrow_ops_sparse_plan_free(sparrow_ops_sparse_plan_t *plan) {
@@ -79,7 +59,7 @@ static sparrow_ops_status_t make_pattern(sparrow_ops_sparse_plan_t *p, const spa
   p->pat_idx = calloc(nnz == 0 ? 1 : nnz, sizeof(uint32_t));
   p->pat_blk = calloc(nnz == 0 ? 1 : nnz, sizeof(uint32_t));
   if (p->pat_ptr == NULL || p->pat_idx == NULL || p->pat_blk == NULL) {
-    sparse_set_msg(msg, msg_len, "%s: host out of memory", sparrow_ops_sparse_op_name(p->op));
+    sparrow_ops_set_msg(msg, msg_len, "%s: host out of memory", sparrow_ops_sparse_op_name(p->op));
     return SPARROW_OPS_E_NOMEM;
   }
   if (p->op != SPARROW_OPS_SPMM) {
@@ -96,7 +76,7 @@ static sparrow_ops_status_t make_pattern(sparrow_ops_sparse_plan_t *p, const spa
   char why[160] = "";
   sparrow_bsr_status_t bst = sparrow_bsr_transpose_pattern(w, &t, why, sizeof(why));
   if (bst != SPARROW_BSR_OK) {
-    sparse_set_msg(msg, msg_len, "spmm: W: %s", why);
+    sparrow_ops_set_msg(msg, msg_len, "spmm: W: %s", why);
     return bst == SPARROW_BSR_E_NOMEM ? SPARROW_OPS_E_NOMEM : SPARROW_OPS_E_ARG;
   }
   memcpy(p->pat_ptr, t.row_ptr, ((size_t)outer + 1) * sizeof(uint32_t));
@@ -114,23 +94,23 @@ sparrow_ops_status_t sparrow_ops_sparse_plan(const sparrow_ops_fabric_t *fabric,
                                              sparrow_ops_sparse_plan_t *plan, char *msg,
                                              size_t msg_len) {
   if (plan == NULL) {
-    sparse_set_msg(msg, msg_len, "sparse plan: plan is NULL");
+    sparrow_ops_set_msg(msg, msg_len, "sparse plan: plan is NULL");
     return SPARROW_OPS_E_ARG;
   }
   memset(plan, 0, sizeof(*plan));
   const char *name = sparrow_ops_sparse_op_name(op);
   if (op != SPARROW_OPS_SPMM && op != SPARROW_OPS_SPMM_T && op != SPARROW_OPS_SDDMM) {
-    sparse_set_msg(msg, msg_len, "sparse plan: unknown operator %d", (int)op);
+    sparrow_ops_set_msg(msg, msg_len, "sparse plan: unknown operator %d", (int)op);
     return SPARROW_OPS_E_ARG;
   }
   if (fabric == NULL || w == NULL) {
-    sparse_set_msg(msg, msg_len, "%s: %s is NULL", name, fabric == NULL ? "fabric" : "W");
+    sparrow_ops_set_msg(msg, msg_len, "%s: %s is NULL", name, fabric == NULL ? "fabric" : "W");
     return SPARROW_OPS_E_ARG;
   }
   if (fabric->tiles == 0 || fabric->tiles > SPARROW_MAX_TILES || fabric->lanes == 0 ||
       fabric->pmu_words < 4u * fabric->lanes || fabric->prog_entries < 2) {
-    sparse_set_msg(msg, msg_len, "%s: impossible fabric (%u tiles, %u lanes, %u PMU words)", name,
-                   fabric->tiles, fabric->lanes, fabric->pmu_words);
+    sparrow_ops_set_msg(msg, msg_len, "%s: impossible fabric (%u tiles, %u lanes, %u PMU words)",
+                        name, fabric->tiles, fabric->lanes, fabric->pmu_words);
     return SPARROW_OPS_E_ARG;
   }
   // The structure first, against the device's lanes: nothing is planned (or sent) for a broken W.
@@ -143,11 +123,11 @@ sparrow_ops_status_t sparrow_ops_sparse_plan(const sparrow_ops_fabric_t *fabric,
   }
   char why[200] = "";
   if (sparrow_bsr_validate(&shape, fabric->lanes, why, sizeof(why)) != SPARROW_BSR_OK) {
-    sparse_set_msg(msg, msg_len, "%s: W is not a valid BSR for this device: %s", name, why);
+    sparrow_ops_set_msg(msg, msg_len, "%s: W is not a valid BSR for this device: %s", name, why);
     return SPARROW_OPS_E_ARG;
   }
   if (m == 0) {
-    sparse_set_msg(msg, msg_len, "%s: M is 0", name);
+    sparrow_ops_set_msg(msg, msg_len, "%s: M is 0", name);
     return SPARROW_OPS_E_ARG;
   }
   sparrow_ops_sparse_plan_t p;
@@ -269,48 +249,12 @@ sparrow_ops_prog_status_t sparse_routes_emit(sparrow_ops_prog_t *prog, const spa
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); ++i) {
       uint32_t s = r->src[t][kinds[i]];
       if (s == SPARROW_SW_NO_SOURCE) {
-        SPARSE_TRY(sparrow_ops_prog_route(prog, t, kinds[i], 0, SPARROW_SW_NO_SOURCE));
+        SPARROW_OPS_PROG_TRY(sparrow_ops_prog_route(prog, t, kinds[i], 0, SPARROW_SW_NO_SOURCE));
       } else {
-        SPARSE_TRY(sparrow_ops_prog_route(prog, t, kinds[i], s / SPARROW_SWITCH_SRC_PER_TILE,
-                                          s % SPARROW_SWITCH_SRC_PER_TILE));
+        SPARROW_OPS_PROG_TRY(sparrow_ops_prog_route(
+            prog, t, kinds[i], s / SPARROW_SWITCH_SRC_PER_TILE, s % SPARROW_SWITCH_SRC_PER_TILE));
       }
     }
   }
   return SPARROW_OPS_PROG_OK;
-}
-
-sparrow_ops_status_t sparse_push_program(sparrow_ops_programs_t *out,
-                                         const sparrow_ops_prog_t *prog) {
-  uint64_t *copy = malloc(prog->count * sizeof(uint64_t));
-  uint64_t **entries = realloc(out->entries, (out->count + 1) * sizeof(uint64_t *));
-  if (entries != NULL) {
-    out->entries = entries;
-  }
-  size_t *lengths = realloc(out->lengths, (out->count + 1) * sizeof(size_t));
-  if (lengths != NULL) {
-    out->lengths = lengths;
-  }
-  if (copy == NULL || entries == NULL || lengths == NULL) {
-    free(copy);
-    return SPARROW_OPS_E_NOMEM;
-  }
-  memcpy(copy, prog->entries, prog->count * sizeof(uint64_t));
-  out->entries[out->count] = copy;
-  out->lengths[out->count] = prog->count;
-  out->count++;
-  return SPARROW_OPS_OK;
-}
-
-sparrow_ops_status_t sparse_prog_error(sparrow_ops_prog_status_t st) {
-  switch (st) {
-    case SPARROW_OPS_PROG_OK:
-      return SPARROW_OPS_OK;
-    case SPARROW_OPS_PROG_E_NOMEM:
-      return SPARROW_OPS_E_NOMEM;
-    case SPARROW_OPS_PROG_E_FULL:
-      return SPARROW_OPS_E_UNSUPPORTED;
-    case SPARROW_OPS_PROG_E_ARG:
-      return SPARROW_OPS_E_ARG;
-  }
-  return SPARROW_OPS_E_ARG;
 }

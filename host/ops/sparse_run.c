@@ -9,14 +9,11 @@
 
 #include "sparse_internal.h"
 
-// How long one launch may take, in wall milliseconds (as gemm_run.c: the simulated RTL is slow).
-#define SPARSE_LAUNCH_TIMEOUT_MS (30u * 60u * 1000u)
-
 static sparrow_ops_status_t device_fail(sparrow_dev_t *dev, sparrow_status_t st,
                                         sparrow_ops_sparse_op_t op, const char *what, char *msg,
                                         size_t msg_len) {
-  sparse_set_msg(msg, msg_len, "%s: %s: %s: %s", sparrow_ops_sparse_op_name(op), what,
-                 sparrow_status_name(st), sparrow_last_error(dev));
+  sparrow_ops_set_msg(msg, msg_len, "%s: %s: %s: %s", sparrow_ops_sparse_op_name(op), what,
+                      sparrow_status_name(st), sparrow_last_error(dev));
   return SPARROW_OPS_E_DEVICE;
 }
 
@@ -36,31 +33,6 @@ static void release(sparrow_dev_t *dev, sparse_buffers_t *buf) {
     }
     free(buf->host[i]);
   }
-}
-
-static sparrow_ops_status_t run_programs(sparrow_dev_t *dev, sparrow_ops_sparse_op_t op,
-                                         const sparrow_ops_programs_t *progs,
-                                         sparrow_ops_sparse_stats_t *stats, char *msg,
-                                         size_t msg_len) {
-  for (size_t i = 0; i < progs->count; ++i) {
-    sparrow_counters_t counters;
-    uint32_t fp_status = 0;
-    sparrow_status_t st = sparrow_run(dev, progs->entries[i], progs->lengths[i],
-                                      SPARSE_LAUNCH_TIMEOUT_MS, &counters, &fp_status);
-    if (st != SPARROW_OK) {
-      char what[64];
-      snprintf(what, sizeof(what), "launch %zu of %zu", i + 1, progs->count);
-      return device_fail(dev, st, op, what, msg, msg_len);
-    }
-    stats->cycles += counters.cycles;
-    stats->macs += counters.macs;
-    stats->dram_rd_bytes += counters.dram_rd_bytes;
-    stats->dram_wr_bytes += counters.dram_wr_bytes;
-    stats->fp_status |= fp_status;
-    stats->launches++;
-    stats->entries += progs->lengths[i];
-  }
-  return SPARROW_OPS_OK;
 }
 
 // Moves the plan's figures into the stats and frees its details.
@@ -91,12 +63,12 @@ static sparrow_ops_status_t run_sparse(sparrow_dev_t *dev, sparrow_ops_sparse_op
   memset(stats, 0, sizeof(*stats));
   if (dev == NULL || a == NULL || out == NULL || w == NULL ||
       (op == SPARROW_OPS_SDDMM && b_dense == NULL)) {
-    sparse_set_msg(msg, msg_len, "%s: bad argument (NULL %s)", name,
-                   dev == NULL   ? "device"
-                   : a == NULL   ? "input"
-                   : out == NULL ? "output"
-                   : w == NULL   ? "W"
-                                 : "dY");
+    sparrow_ops_set_msg(msg, msg_len, "%s: bad argument (NULL %s)", name,
+                        dev == NULL   ? "device"
+                        : a == NULL   ? "input"
+                        : out == NULL ? "output"
+                        : w == NULL   ? "W"
+                                      : "dY");
     return SPARROW_OPS_E_ARG;
   }
   // The device's parameters come from the open handshake (no frame is sent here), so W is checked
@@ -123,8 +95,8 @@ static sparrow_ops_status_t run_sparse(sparrow_dev_t *dev, sparrow_ops_sparse_op
   uint64_t sizes[BUF_COUNT] = {plan.a_bytes, plan.b_bytes, plan.idx_bytes, plan.c_bytes};
   uint64_t need = sizes[BUF_A] + sizes[BUF_B] + sizes[BUF_IDX] + sizes[BUF_C];
   if (need > info.dram_bytes) {
-    sparse_set_msg(msg, msg_len, "%s: needs %llu bytes of device memory, the device has %llu", name,
-                   (unsigned long long)need, (unsigned long long)info.dram_bytes);
+    sparrow_ops_set_msg(msg, msg_len, "%s: needs %llu bytes of device memory, the device has %llu",
+                        name, (unsigned long long)need, (unsigned long long)info.dram_bytes);
     keep_figures(stats, &plan);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
@@ -135,7 +107,7 @@ static sparrow_ops_status_t run_sparse(sparrow_dev_t *dev, sparrow_ops_sparse_op
     if (buf.host[i] == NULL) {
       release(dev, &buf);
       sparrow_ops_sparse_plan_free(&plan);
-      sparse_set_msg(msg, msg_len, "%s: host out of memory", name);
+      sparrow_ops_set_msg(msg, msg_len, "%s: host out of memory", name);
       return SPARROW_OPS_E_NOMEM;
     }
   }
@@ -167,11 +139,18 @@ static sparrow_ops_status_t run_sparse(sparrow_dev_t *dev, sparrow_ops_sparse_op
     ost = sparrow_ops_sparse_build(&plan, buf.addr[BUF_A], buf.addr[BUF_B], buf.addr[BUF_IDX],
                                    buf.addr[BUF_C], &progs);
     if (ost != SPARROW_OPS_OK) {
-      sparse_set_msg(msg, msg_len, "%s: cannot build the program (%s)", name,
-                     sparrow_ops_status_name(ost));
+      sparrow_ops_set_msg(msg, msg_len, "%s: cannot build the program (%s)", name,
+                          sparrow_ops_status_name(ost));
     } else {
-      ost = run_programs(dev, op, &progs, stats, msg, msg_len);
+      char prefix[32];
+      snprintf(prefix, sizeof(prefix), "%s: ", name);
+      sparrow_ops_run_totals_t run;
+      memset(&run, 0, sizeof(run));
+      ost = sparrow_ops_programs_run(dev, &progs, SPARROW_OPS_LAUNCH_TIMEOUT_MS, prefix, "", &run,
+                                     msg, msg_len);
       sparrow_ops_programs_free(&progs);
+      SPARROW_OPS_RUN_TOTALS_ADD(stats, &run);
+      stats->macs += run.macs;
     }
   }
   if (ost == SPARROW_OPS_OK) {

@@ -51,7 +51,7 @@ static void partition(const sparrow_ops_sparse_plan_t *p, uint32_t count, uint32
   if (prefix == NULL) {
     // Equal counts are always a valid partition; only the balance suffers.
     for (uint32_t g = 0; g < count; ++g) {
-      sparse_split_even(p->col_blocks, count, g, &parts[g].j0, &parts[g].nb);
+      split_even(p->col_blocks, count, g, &parts[g].j0, &parts[g].nb);
     }
     return;
   }
@@ -67,7 +67,7 @@ static void partition(const sparrow_ops_sparse_plan_t *p, uint32_t count, uint32
     uint32_t remaining = p->col_blocks - j;
     uint64_t others = (uint64_t)(left - 1) * cap;
     uint32_t smin = remaining > others ? (uint32_t)(remaining - others) : 0;
-    uint32_t smax = sparse_min_u32(cap, remaining);
+    uint32_t smax = min_u32(cap, remaining);
     double target = (double)total * (g + 1) / count;
     uint32_t best = smin;
     double best_err = -1.0;
@@ -102,7 +102,7 @@ static void make_tasks(sparrow_ops_sparse_plan_t *p, const part_t *parts) {
       }
       const part_t *part = &parts[r * p->col_groups + g];
       uint32_t u0 = 0, un = 0;
-      sparse_split_even(units, p->row_groups, member, &u0, &un);
+      split_even(units, p->row_groups, member, &u0, &un);
       if (part->nb == 0 || un == 0) {
         continue;
       }
@@ -180,15 +180,15 @@ static uint64_t estimate(const sparrow_ops_sparse_plan_t *p, const sparse_cost_t
         if (task->mb == 0) {
           continue;
         }
-        uint64_t idx_lines = sparse_ceil_div(s->idx0, p->lanes);
+        uint64_t idx_lines = ceil_div_u32(s->idx0, p->lanes);
         a_bytes += (s->b_lines + idx_lines) * beat;
-        a_chan = sparse_max_u64(a_chan, sparse_channel_cycles(c, s->b_lines));
-        a_chan = sparse_max_u64(a_chan, sparse_channel_cycles(c, idx_lines));
-        a_unit = sparse_max_u64(a_unit, s->b_lines);
+        a_chan = max_u64(a_chan, sparse_channel_cycles(c, s->b_lines));
+        a_chan = max_u64(a_chan, sparse_channel_cycles(c, idx_lines));
+        a_unit = max_u64(a_unit, s->b_lines);
         uint64_t strip = (uint64_t)task->mb * kcq;
         if (task->src == t) {
           b_bytes += strip * beat;
-          b_chan = sparse_max_u64(b_chan, sparse_channel_cycles(c, strip));
+          b_chan = max_u64(b_chan, sparse_channel_cycles(c, strip));
         }
         uint64_t blocks = (uint64_t)task->mb * task->nb;
         b_bytes += blocks * p->lanes * beat * (acc ? 2u : 1u);
@@ -196,14 +196,13 @@ static uint64_t estimate(const sparrow_ops_sparse_plan_t *p, const sparse_cost_t
         for (uint32_t j = task->j0; j < task->j0 + task->nb; ++j) {
           uint32_t lo, hi;
           sparse_col_range(p, j, q, &lo, &hi);
-          per_row += sparse_max_u64((uint64_t)(hi - lo) * p->block, p->lanes);
+          per_row += max_u64((uint64_t)(hi - lo) * p->block, p->lanes);
         }
         uint64_t compute = task->mb * per_row + kcq + (acc ? blocks * p->lanes : 0);
-        b_unit = sparse_max_u64(b_unit, compute);
+        b_unit = max_u64(b_unit, compute);
       }
-      total += c->latency + sparse_max_u64(sparse_max_u64(a_bytes / bw, a_chan), a_unit) + 16;
-      total += 2 * c->latency + sparse_max_u64(sparse_max_u64(b_bytes / bw, b_chan), b_unit) +
-               p->lanes + 16;
+      total += c->latency + max_u64(max_u64(a_bytes / bw, a_chan), a_unit) + 16;
+      total += 2 * c->latency + max_u64(max_u64(b_bytes / bw, b_chan), b_unit) + p->lanes + 16;
     }
   }
   return total;
@@ -250,7 +249,7 @@ static void place_slices(sparrow_ops_sparse_plan_t *p) {
         s->b_off = b_off;
         s->idx_off = idx_off;
         b_off += (uint64_t)s->b_lines * beat;
-        idx_off += (uint64_t)sparse_ceil_div(s->idx0, p->lanes) * beat;
+        idx_off += (uint64_t)ceil_div_u32(s->idx0, p->lanes) * beat;
       }
     }
   }
@@ -267,7 +266,7 @@ sparrow_ops_status_t sparse_plan_spmm(sparrow_ops_sparse_plan_t *p, const sparse
   p->rows = p->m;
   p->cols = p->op == SPARROW_OPS_SPMM ? p->n : p->k;
   p->red = p->op == SPARROW_OPS_SPMM ? p->k : p->n;
-  p->row_blocks = sparse_ceil_div(p->rows, lanes);
+  p->row_blocks = ceil_div_u32(p->rows, lanes);
   if (p->row_blocks > 1 && p->row_blocks % 2 != 0) {
     p->row_blocks += 1;  // the ring's two slots take row blocks in pairs
   }
@@ -279,29 +278,29 @@ sparrow_ops_status_t sparse_plan_spmm(sparrow_ops_sparse_plan_t *p, const sparse
   p->c_bytes = 4ull * p->rows_p * p->cols;
   if (p->a_bytes + p->c_bytes > 0xFFFFFFFFull || 4ull * p->cols * lanes > 0x7FFFFFFFull ||
       4ull * p->rows_p > 0x7FFFFFFFull) {
-    sparse_set_msg(msg, msg_len, "%s: %ux%ux%u does not fit 32-bit device addresses", name, p->m,
-                   p->n, p->k);
+    sparrow_ops_set_msg(msg, msg_len, "%s: %ux%ux%u does not fit 32-bit device addresses", name,
+                        p->m, p->n, p->k);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
-  p->col_groups = sparse_min_u32(p->tiles, p->col_blocks);
+  p->col_groups = min_u32(p->tiles, p->col_blocks);
   uint32_t row_units = p->row_blocks == 1 ? 1u : p->row_blocks / 2u;
-  p->row_groups = sparse_min_u32(p->tiles / p->col_groups, row_units);
+  p->row_groups = min_u32(p->tiles / p->col_groups, row_units);
   if (p->row_groups == 0) {
     p->row_groups = 1;
   }
   uint32_t red_blocks = p->red / p->block;
-  uint32_t per_group = sparse_ceil_div(p->col_blocks, p->col_groups);
-  uint32_t max_groups = sparse_ceil_div(p->col_blocks, 1) + p->col_groups;
+  uint32_t per_group = ceil_div_u32(p->col_blocks, p->col_groups);
+  uint32_t max_groups = ceil_div_u32(p->col_blocks, 1) + p->col_groups;
   part_t *parts = calloc(max_groups, sizeof(part_t));
   if (parts == NULL) {
-    sparse_set_msg(msg, msg_len, "%s: host out of memory", name);
+    sparrow_ops_set_msg(msg, msg_len, "%s: host out of memory", name);
     return SPARROW_OPS_E_NOMEM;
   }
   uint64_t best = UINT64_MAX;
   uint32_t best_nb = 0, best_chunks = 0;
   for (uint32_t nb = 1; nb <= per_group; ++nb) {
-    uint32_t rounds = sparse_ceil_div(p->col_blocks, p->col_groups * nb);
-    if (sparse_ceil_div(p->col_blocks, p->col_groups * rounds) != nb) {
+    uint32_t rounds = ceil_div_u32(p->col_blocks, p->col_groups * nb);
+    if (ceil_div_u32(p->col_blocks, p->col_groups * rounds) != nb) {
       continue;  // the same balanced split as a smaller nb
     }
     p->nb = nb;
@@ -313,10 +312,10 @@ sparrow_ops_status_t sparse_plan_spmm(sparrow_ops_sparse_plan_t *p, const sparse
       break;
     }
     uint32_t tried = 0, last_kcb = 0;
-    for (uint32_t chunks = sparse_ceil_div(red_blocks, ring_max_kcb);
+    for (uint32_t chunks = ceil_div_u32(red_blocks, ring_max_kcb);
          chunks <= red_blocks && tried < 2; ++chunks) {
-      uint32_t kcb = sparse_ceil_div(red_blocks, chunks);
-      if (kcb == last_kcb || sparse_ceil_div(red_blocks, kcb) != chunks) {
+      uint32_t kcb = ceil_div_u32(red_blocks, chunks);
+      if (kcb == last_kcb || ceil_div_u32(red_blocks, kcb) != chunks) {
         continue;
       }
       last_kcb = kcb;
@@ -325,7 +324,7 @@ sparrow_ops_status_t sparse_plan_spmm(sparrow_ops_sparse_plan_t *p, const sparse
       p->ring_lines = 2u * p->chunk;
       if (!alloc_details(p)) {
         free(parts);
-        sparse_set_msg(msg, msg_len, "%s: host out of memory", name);
+        sparrow_ops_set_msg(msg, msg_len, "%s: host out of memory", name);
         return SPARROW_OPS_E_NOMEM;
       }
       make_tasks(p, parts);
@@ -343,7 +342,7 @@ sparrow_ops_status_t sparse_plan_spmm(sparrow_ops_sparse_plan_t *p, const sparse
   }
   if (best == UINT64_MAX) {
     free(parts);
-    sparse_set_msg(
+    sparrow_ops_set_msg(
         msg, msg_len,
         "%s %ux%ux%u: no tiling fits the device (a block column's stored blocks exceed the "
         "PMU or its index memory)",
@@ -352,9 +351,9 @@ sparrow_ops_status_t sparse_plan_spmm(sparrow_ops_sparse_plan_t *p, const sparse
   }
   // Rebuild the winner's details.
   p->nb = best_nb;
-  p->rounds = sparse_ceil_div(p->col_blocks, p->col_groups * best_nb);
+  p->rounds = ceil_div_u32(p->col_blocks, p->col_groups * best_nb);
   p->chunks = best_chunks;
-  p->chunk = sparse_ceil_div(red_blocks, best_chunks) * p->block;
+  p->chunk = ceil_div_u32(red_blocks, best_chunks) * p->block;
   p->ring_lines = 2u * p->chunk;
   partition(p, p->rounds * p->col_groups, p->nb, parts);
   int ok = alloc_details(p);
@@ -364,7 +363,7 @@ sparrow_ops_status_t sparse_plan_spmm(sparrow_ops_sparse_plan_t *p, const sparse
   }
   free(parts);
   if (!ok) {
-    sparse_set_msg(msg, msg_len, "%s: host out of memory", name);
+    sparrow_ops_set_msg(msg, msg_len, "%s: host out of memory", name);
     return SPARROW_OPS_E_NOMEM;
   }
   place_slices(p);
@@ -375,8 +374,8 @@ sparrow_ops_status_t sparse_plan_spmm(sparrow_ops_sparse_plan_t *p, const sparse
     }
   }
   if (p->a_bytes + p->b_bytes + p->idx_bytes + p->c_bytes > 0xFFFFFFFFull) {
-    sparse_set_msg(msg, msg_len, "%s: %ux%ux%u does not fit 32-bit device addresses", name, p->m,
-                   p->n, p->k);
+    sparrow_ops_set_msg(msg, msg_len, "%s: %ux%ux%u does not fit 32-bit device addresses", name,
+                        p->m, p->n, p->k);
     return SPARROW_OPS_E_UNSUPPORTED;
   }
   return SPARROW_OPS_OK;
@@ -488,27 +487,27 @@ static sparrow_ops_prog_status_t emit_phase_a(sparrow_ops_prog_t *prog, const sp
       sparse_routes_set(&routes, t, SPARROW_DST_PMU_WR1, t, SPARROW_SRC_AGCU_RD1);
     }
   }
-  SPARSE_TRY(sparse_routes_emit(prog, &routes));
+  SPARROW_OPS_PROG_TRY(sparse_routes_emit(prog, &routes));
   for (uint32_t t = 0; t < p->tiles; ++t) {
     const sparrow_ops_sparse_task_t *task = &p->tasks[sparse_task_at(p, round, t)];
     if (task->mb == 0) {
       continue;
     }
     const sparrow_ops_sparse_slice_t *s = &p->slices[sparse_slice_at(p, round, t, q)];
-    SPARSE_TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 0, 0, 0, 0));
-    SPARSE_TRY(sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0));
-    uint32_t idx_lines = sparse_ceil_div(s->idx0, p->lanes);
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 0, 0, 0, 0));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0));
+    uint32_t idx_lines = ceil_div_u32(s->idx0, p->lanes);
     sparrow_ops_agen_t idx_rd =
         sparse_agen(ctx->idx_addr + s->idx_off, idx_lines, (int64_t)beat, 1, 0, 1, 0, 1, 0);
-    SPARSE_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &idx_rd));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &idx_rd));
     sparrow_ops_agen_t idx_wr = sparse_agen(0, idx_lines, 1, 1, 0, 1, 0, 1, 0);
-    SPARSE_TRY(sparrow_ops_prog_pmu_index(prog, t, SPARROW_PMU_PORT_WR0, &idx_wr));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_index(prog, t, SPARROW_PMU_PORT_WR0, &idx_wr));
     if (s->b_lines > 0) {
       sparrow_ops_agen_t b_rd =
           sparse_agen(ctx->b_addr + s->b_off, s->b_lines, (int64_t)beat, 1, 0, 1, 0, 1, 0);
-      SPARSE_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &b_rd));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &b_rd));
       sparrow_ops_agen_t b_wr = sparse_agen(p->ring_lines, s->b_lines, 1, 1, 0, 1, 0, 1, 0);
-      SPARSE_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR1, &b_wr));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR1, &b_wr));
     }
   }
   return sparrow_ops_prog_run(prog);
@@ -547,7 +546,7 @@ static sparrow_ops_prog_status_t emit_phase_b(sparrow_ops_prog_t *prog, const sp
     }
     sparse_routes_set(&routes, t, SPARROW_DST_AGCU_WR, t, SPARROW_SRC_PCU_OUT);
   }
-  SPARSE_TRY(sparse_routes_emit(prog, &routes));
+  SPARROW_OPS_PROG_TRY(sparse_routes_emit(prog, &routes));
   uint32_t k_table[SPARROW_PCU_K_TABLE_ENTRIES];
   for (uint32_t t = 0; t < p->tiles; ++t) {
     const sparrow_ops_sparse_task_t *task = &p->tasks[sparse_task_at(p, round, t)];
@@ -560,17 +559,18 @@ static sparrow_ops_prog_status_t emit_phase_b(sparrow_ops_prog_t *prog, const sp
       sparrow_ops_agen_t a_rd =
           sparse_agen(ctx->a_addr + (uint64_t)k0 * row_a + (uint64_t)task->ib0 * beat, kcq,
                       (int64_t)row_a, task->mb, (int64_t)beat, 1, 0, 1, 0);
-      SPARSE_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &a_rd));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD0, &a_rd));
     }
-    SPARSE_TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 1, slots, kcq, 1));
-    SPARSE_TRY(sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 0, 1, slots, kcq, 1));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu_sync(prog, t, 1, 0, 0, 0, 0));
     sparrow_ops_agen_t ring_wr = sparse_agen(0, kcq, 1, slots, kcq, task->mb / slots, 0, 1, 0);
-    SPARSE_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &ring_wr));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_WR0, &ring_wr));
     sparrow_ops_agen_t ring_rd = sparse_agen(0, p->block, 1, 1, p->block, slots, kcq, task->mb, 0);
-    SPARSE_TRY(sparrow_ops_prog_pmu_gather(prog, t, SPARROW_PMU_PORT_RD0, &ring_rd, 0, s->idx0));
+    SPARROW_OPS_PROG_TRY(
+        sparrow_ops_prog_pmu_gather(prog, t, SPARROW_PMU_PORT_RD0, &ring_rd, 0, s->idx0));
     if (s->b_lines > 0) {
       sparrow_ops_agen_t b_rd = sparse_agen(p->ring_lines, s->b_lines, 1, task->mb, 0, 1, 0, 1, 0);
-      SPARSE_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_RD1, &b_rd));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pmu(prog, t, SPARROW_PMU_PORT_RD1, &b_rd));
     }
     // Beat pairs per output block: one k per column lane-block (the blocks go row block by row
     // block, lane-block j inner, so block b takes k_table[b mod nb]).
@@ -590,16 +590,17 @@ static sparrow_ops_prog_status_t emit_phase_b(sparrow_ops_prog_t *prog, const sp
       }
     }
     if (uniform && k_first > 0) {
-      SPARSE_TRY(sparrow_ops_prog_pcu_gemm(prog, t, k_first, s->blocks, acc_init));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_pcu_gemm(prog, t, k_first, s->blocks, acc_init));
     } else {
-      SPARSE_TRY(sparrow_ops_prog_pcu_gemm_table(prog, t, s->blocks, acc_init, k_table, task->nb));
+      SPARROW_OPS_PROG_TRY(
+          sparrow_ops_prog_pcu_gemm_table(prog, t, s->blocks, acc_init, k_table, task->nb));
     }
     sparrow_ops_agen_t c_walk = sparse_agen(
         ctx->c_addr + (uint64_t)task->ib0 * p->lanes * row_c + (uint64_t)task->j0 * beat, p->lanes,
         (int64_t)row_c, task->nb, (int64_t)beat, task->mb, (int64_t)p->lanes * row_c, 1, 0);
-    SPARSE_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &c_walk));
+    SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_WR, &c_walk));
     if (acc_init) {
-      SPARSE_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &c_walk));
+      SPARROW_OPS_PROG_TRY(sparrow_ops_prog_agcu(prog, t, SPARROW_AGCU_CHANNEL_RD1, &c_walk));
     }
   }
   return sparrow_ops_prog_run(prog);
@@ -607,7 +608,7 @@ static sparrow_ops_prog_status_t emit_phase_b(sparrow_ops_prog_t *prog, const sp
 
 static sparrow_ops_prog_status_t emit_pair(sparrow_ops_prog_t *prog, const spmm_ctx_t *ctx,
                                            uint32_t round, uint32_t q) {
-  SPARSE_TRY(emit_phase_a(prog, ctx, round, q));
+  SPARROW_OPS_PROG_TRY(emit_phase_a(prog, ctx, round, q));
   return emit_phase_b(prog, ctx, round, q);
 }
 
@@ -622,7 +623,7 @@ sparrow_ops_status_t sparse_build_spmm(const sparrow_ops_sparse_plan_t *plan, ui
     return SPARROW_OPS_E_NOMEM;
   }
   sparrow_ops_status_t status =
-      sparse_prog_error(sparrow_ops_prog_init(prog, plan->tiles, plan->prog_entries));
+      sparrow_ops_prog_status(sparrow_ops_prog_init(prog, plan->tiles, plan->prog_entries));
   spmm_ctx_t ctx = {plan, a_addr, b_addr, idx_addr, c_addr};
   for (uint32_t r = 0; r < plan->rounds && status == SPARROW_OPS_OK; ++r) {
     for (uint32_t q = 0; q < plan->chunks && status == SPARROW_OPS_OK; ++q) {
@@ -633,7 +634,7 @@ sparrow_ops_status_t sparse_build_spmm(const sparrow_ops_sparse_plan_t *plan, ui
         sparrow_ops_prog_rollback(prog, mark);
         st = sparrow_ops_prog_end(prog);
         if (st == SPARROW_OPS_PROG_OK) {
-          status = sparse_push_program(programs, prog);
+          status = sparrow_ops_programs_push(programs, prog);
           sparrow_ops_prog_clear(prog);
           if (status == SPARROW_OPS_OK) {
             st = emit_pair(prog, &ctx, r, q);
@@ -641,15 +642,15 @@ sparrow_ops_status_t sparse_build_spmm(const sparrow_ops_sparse_plan_t *plan, ui
         }
       }
       if (status == SPARROW_OPS_OK && st != SPARROW_OPS_PROG_OK) {
-        status = sparse_prog_error(st);
+        status = sparrow_ops_prog_status(st);
       }
     }
   }
   if (status == SPARROW_OPS_OK) {
-    status = sparse_prog_error(sparrow_ops_prog_end(prog));
+    status = sparrow_ops_prog_status(sparrow_ops_prog_end(prog));
   }
   if (status == SPARROW_OPS_OK) {
-    status = sparse_push_program(programs, prog);
+    status = sparrow_ops_programs_push(programs, prog);
   }
   sparrow_ops_prog_free(prog);
   free(prog);
