@@ -44,7 +44,6 @@ typedef struct lay {
   uint32_t busy_tiles_mask;
   uint32_t row_first[SPARROW_MAX_TILES], row_count[SPARROW_MAX_TILES];
   uint32_t chunks;  // of the tile with the most rows
-  uint32_t staged;  // staged inputs
   stream_ref_t in[SPARROW_DF_MAX_STEPS][SPARROW_OPS_SIMD_INPUTS];
   stream_ref_t out[SPARROW_DF_MAX_STEPS];
   uint32_t origin[SPARROW_DF_MAX_STEPS];  // instruction origin of each step's program
@@ -184,13 +183,12 @@ static uint32_t staged_row_lines(const lay_t *lay, uint32_t nsteps) {
 // finds no such phase, or no room in the PMU next to one row of everything else, streams from
 // DRAM as in the runner.
 static void stage_inputs(const sparrow_df_section_t *sec, lay_t *lay, uint32_t min_passes,
-                         uint32_t room_lines, uint32_t beat_bytes) {
+                         uint32_t room_lines, uint32_t lanes) {
   for (uint32_t j = 0; j < sec->nsteps; ++j) {
     for (uint32_t i = 0; i < SPARROW_OPS_SIMD_INPUTS; ++i) {
       stream_ref_t *r = &lay->in[j][i];
       if (r->s != NULL && r->place == PLACE_DRAM && r->s->passes >= min_passes &&
-          r->s->beat_stride == beat_bytes &&
-          r->s->row_stride == (uint64_t)r->s->beats * beat_bytes) {
+          row_stream(r->s, lanes)) {
         r->place = PLACE_STAGED;
       }
     }
@@ -325,7 +323,7 @@ static sparrow_ops_status_t lay_out(const sparrow_df_section_t *sec, const sparr
     stage_inputs(
         sec, lay, stage_min_passes,
         pmu_lines > bcast_lines + lines_per_row ? pmu_lines - bcast_lines - lines_per_row : 0u,
-        beat_bytes);
+        lanes);
   }
   lines_per_row += staged_row_lines(lay, sec->nsteps);
 

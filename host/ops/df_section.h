@@ -15,7 +15,9 @@
 //     after the section needs it (the backward pass, a GEMM);
 //   - a broadcast input (a stream with row_stride 0: a bias, gamma and beta) is loaded into every
 //     busy PMU once per launch instead of once per row;
-//   - every other input streams from DRAM and every other output goes to DRAM, as in the runner.
+//   - every other input streams from DRAM, or is staged: loaded into a pair of PMU regions one
+//     chunk ahead, during the previous chunk's phases (double buffering), when the golden model's
+//     estimate says that is faster; every other output goes to DRAM, as in the runner.
 //
 // The rows are split over the tiles as the runner splits them, and each tile works through its
 // rows in chunks of as many rows as its PMU holds: for each chunk, every step runs as one phase.
