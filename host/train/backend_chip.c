@@ -2,13 +2,15 @@
 //
 // The chip backend (backend.h; docs/training.md, "The chip backend"): every operator of a training
 // step runs on the fabric through the ops library and libsparrow, kernel by kernel (KBK: each
-// operator reads its inputs from device DRAM and writes its outputs back). The host keeps the
+// operator reads its inputs from device DRAM and writes its outputs back) or, in DF mode, with the
+// row-wise operators of each transformer block fused into dataflow sections (docs/dataflow.md;
+// each block runs its plan, backend_chip_block.c). The host keeps the
 // state (parameters, AdamW moments, masks, the last forward's activations and the gradients) and
 // only moves data: it packs operands (transposes for the GEMMs of the backward pass, the block-
 // sparse weights in BSR from the masks, the stored values of a sparse tensor gathered for AdamW)
 // and supplies the step's scalar constants (learning rate, bias corrections). Every number of the
 // model comes from the fabric, so two devices that compute the contract's arithmetic (the RTL and
-// the golden model) give the same bits.
+// the golden model) give the same bits, and so do the two modes.
 //
 // The step follows the reference (gpt.c) operator by operator:
 //   forward   embedding; per layer: layernorm, qkv linear, attention, attention projection,
