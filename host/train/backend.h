@@ -5,16 +5,15 @@
 //
 //   ref   the CPU reference (backend_ref.c): gpt.h + adamw.h in plain fp32, on the host.
 //   sim, sim:model, tcp:..., usb ...   the chip (backend_chip.c): every operator of the step runs
-//         on the fabric through the ops library (host/ops) and libsparrow, kernel by kernel; the
+//         on the fabric through the ops library (host/ops) and libsparrow (KBK or DF); the
 //         host only moves data (packing, transposes, BSR from the masks) and supplies the scalar
 //         constants of the step (learning rate, bias corrections). counters() reports the
 //         simulated cycles and DRAM bytes the fabric counted for every operator.
 //
 // A chip backend runs in an execution mode (sparrow_train_mode_t): kbk, kernel by kernel (every
 // operator reads its operands from DRAM and writes its results back), or df, dataflow (a block's
-// operators fused into on-chip sections). The two give bit-identical results by contract; only the
-// counters differ. Until the dataflow path lands, df runs the kbk path (docs/training.md,
-// "Execution modes"). The reference has no modes and ignores it.
+// row-wise operators fused into on-chip sections, docs/dataflow.md). The two give bit-identical
+// results by contract; only the counters differ. The reference has no modes and ignores it.
 //
 // The state a backend holds: the parameters, the AdamW moments m and v (same layout,
 // sparrow_gpt_layout_t), the block masks, and the last forward's activations and gradients.

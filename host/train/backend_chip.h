@@ -62,8 +62,7 @@ typedef struct chip_impl {
   uint32_t *opt_p, *opt_g, *opt_m, *opt_v;
   sparrow_train_counters_t counters;
   sparrow_train_op_kind_t kind;  // the kind the next operator's counters are added to
-  // The execution mode the backend was opened in (backend.h). Until the dataflow path lands, df
-  // runs the kbk path below: the documented interim behaviour (docs/training.md).
+  // The execution mode the backend was opened in (backend.h): each block's plan follows it.
   sparrow_train_mode_t mode;
 } chip_impl_t;
 
