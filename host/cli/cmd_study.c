@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "cmd_train.h"
+#include "df_plan.h"
 #include "json.h"
 #include "sparrow.h"
 #include "trainer.h"
@@ -438,6 +439,27 @@ static void write_csv(FILE *f, const study_t *s) {
   }
 }
 
+// The DF plan of the model's first block on this device (docs/dataflow.md): which operators the
+// DF rows fused. The chip backend builds the same plan for the same shape and fabric.
+static void write_plan(FILE *f, const study_t *s) {
+  sparrow_ops_fabric_t fabric;
+  sparrow_ops_fabric_from_info(&s->info, &fabric);
+  const sparrow_gpt_config_t *m = &s->model;
+  sparrow_df_shape_t shape = {m->batch, m->n_ctx, m->n_embd, m->n_head, 1, true, m->n_layer == 1};
+  sparrow_df_plan_t plan;
+  char why[200] = "", text[4096];
+  if (sparrow_df_plan_block(&shape, &fabric, SPARROW_DF_MODE_DF, &plan, why, sizeof(why)) !=
+      SPARROW_OPS_OK) {
+    fprintf(f, "\nNo DF plan: %s\n", why);
+    return;
+  }
+  sparrow_df_plan_describe(&plan, text, sizeof(text));
+  fprintf(f,
+          "\n## The DF plan of the first block\n\n`[t]`: kept in the PMUs; `*`: also written to "
+          "DRAM (docs/dataflow.md).\n\n```\n%s```\n",
+          text);
+}
+
 static void write_markdown(FILE *f, const study_t *s, const target_t t[kTargets]) {
   char model[256], device[256];
   model_text(s, model, sizeof(model));
@@ -493,6 +515,7 @@ static void write_markdown(FILE *f, const study_t *s, const target_t t[kTargets]
   if (interim_note(s) != NULL) {
     fprintf(f, "\nNote: %s\n", interim_note(s));
   }
+  write_plan(f, s);
 }
 
 // The bar chart's data: one line per sparsity, KBK and DF cycles per step.
