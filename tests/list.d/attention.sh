@@ -1,4 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154,SC2015
+# (SC2154: $suite, $BIN and $TBIN come from tests/run.sh, $work from e2e_run in
+# tests/lib/e2e.sh; SC2015: `CHECK && pass ... || fail ...` is meant: pass always succeeds.)
 #
 # Attention and softmax (docs/ops.md, "Attention and softmax"): the Check suite (strip programs on
 # the golden model in-process on S and M; the operators through the driver and sparrow-sim's
@@ -11,39 +14,6 @@
 attention_cli_e2e() {
   local with_rtl="${1:-0}"
   local S=build/bin/sparrow
-  local work
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
-  local passed=0 failed=0
-  pass() { passed=$((passed + 1)); echo "ok   $1"; }
-  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-  json_ok() { python3 -c 'import json,sys; json.loads(sys.stdin.read())' <"$1" 2>/dev/null; }
-  jget() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read())[sys.argv[2]])' "$1" "$2"; }
-  expect() {
-    local name="$1" want="$2" pattern="$3"
-    shift 4
-    local status=0
-    "$@" >"$work/out" 2>"$work/err" || status=$?
-    if [[ $status -eq $want ]] && grep -qE -- "$pattern" "$work/err" && [[ ! -s "$work/out" ]]; then
-      pass "$name (exit $status: $(grep -m1 error "$work/err"))"
-    else
-      fail "$name: exit $status (want $want), stdout $(wc -c <"$work/out") bytes, stderr:"
-      sed 's/^/     /' "$work/err"
-    fi
-  }
-  # run_json NAME FILE COMMAND...: exit 0 and exactly one line of valid JSON on stdout.
-  run_json() {
-    local name="$1" file="$2"
-    shift 2
-    local status=0
-    "$@" >"$file" 2>"$work/err" || status=$?
-    if [[ $status -eq 0 ]] && [[ $(wc -l <"$file") -eq 1 ]] && json_ok "$file"; then
-      return 0
-    fi
-    fail "$name: exit $status, stdout:"
-    sed 's/^/     /' "$file" "$work/err"
-    return 1
-  }
   # checked NAME FILE: exact, the golden flags, within the float tolerance, the SIMD cycles the
   # runner's estimate (the golden model's count), the golden checksum.
   checked() {
@@ -71,6 +41,7 @@ attention_cli_e2e() {
   # Every operator with its default shape (attention: 4 x 64 tokens, C 64 in 4 heads; softmax 256
   # x 72), then odd shapes; the odd shapes on M give the same bits (nothing depends on the lanes).
   local op
+  # shellcheck disable=SC2086 # $odd is a list of options: split on purpose
   for op in $ops; do
     local odd
     case $op in
@@ -147,14 +118,13 @@ attention_cli_e2e() {
   expect "--n needs a value"             2 "needs a value"   -- $S kernel softmax --json --n
   expect "unreachable device"            1 "cannot open device" -- $S kernel softmax --device unix:/nonexistent/sock --json
   expect "too big for DRAM"              1 "bytes of device memory" -- $S kernel attention --b 4096 --t 4096 --device "$S_MODEL" --json
-
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
 }
 
 if [[ "${1:-}" == "--attention-cli-e2e" ]]; then
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
-  attention_cli_e2e "${2:-0}"
+  # shellcheck source=/dev/null
+  source tests/lib/e2e.sh
+  e2e_run attention_cli_e2e "${2:-0}"
   exit $?
 fi
 

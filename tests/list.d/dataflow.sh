@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154 # $suite, $BIN and $TBIN come from tests/run.sh
 #
 # Dataflow execution (docs/dataflow.md): the section runner's suite (sections through the driver on
 # sparrow-sim's golden model, S and M, bit for bit against the operators kernel by kernel; launch

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154 # $suite, $BIN and $TBIN come from tests/run.sh
 #
 # libsparrow tests: URI parser, device-memory allocator, the protocol and transport failure paths
 # against fake devices (also under valgrind: every failure path must free what it took), the sim

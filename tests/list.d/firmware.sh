@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154 # $suite, $BIN and $TBIN come from tests/run.sh
 #
 # Firmware tests: the wire codec, the firmware core against a fake chip (with a seeded fuzz of
 # random and mutated frames), the core under valgrind, and the bare-metal RISC-V build.

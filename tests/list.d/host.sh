@@ -1,4 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154,SC2015
+# (SC2154: $suite, $BIN and $TBIN come from tests/run.sh, $work from e2e_run in
+# tests/lib/e2e.sh; SC2015: `CHECK && pass ... || fail ...` is meant: pass always succeeds.)
 #
 # Host tests: the ops library's unit suite (programs checked, then run on the golden model
 # in-process) and the sparrow CLI end to end through the driver and sparrow-sim.
@@ -9,45 +12,9 @@
 host_cli_e2e() {
   local with_rtl="${1:-0}"
   local S=build/bin/sparrow
-  local work
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
-  local passed=0 failed=0
-  pass() { passed=$((passed + 1)); echo "ok   $1"; }
-  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-  json_ok() { python3 -c 'import json,sys; json.loads(sys.stdin.read())' <"$1" 2>/dev/null; }
-  # jget FILE KEY: one field of a one-line JSON object, printed the Python way (True/False).
-  jget() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read())[sys.argv[2]])' "$1" "$2"; }
-  # expect NAME WANT_STATUS STDERR_PATTERN -- COMMAND...: exit status, message, empty stdout.
-  expect() {
-    local name="$1" want="$2" pattern="$3"
-    shift 4
-    local status=0
-    "$@" >"$work/out" 2>"$work/err" || status=$?
-    if [[ $status -eq $want ]] && grep -qE -- "$pattern" "$work/err" && [[ ! -s "$work/out" ]]; then
-      pass "$name (exit $status: $(head -1 "$work/err"))"
-    else
-      fail "$name: exit $status (want $want), stdout $(wc -c <"$work/out") bytes, stderr:"
-      sed 's/^/     /' "$work/err"
-    fi
-  }
-  # run_json NAME FILE COMMAND...: succeeds, stdout is exactly one line of valid JSON.
-  run_json() {
-    local name="$1" file="$2"
-    shift 2
-    local status=0
-    "$@" >"$file" 2>"$work/err" || status=$?
-    if [[ $status -eq 0 ]] && [[ $(wc -l <"$file") -eq 1 ]] && json_ok "$file"; then
-      pass "$name"
-    else
-      fail "$name: exit $status, stdout:"
-      sed 's/^/     /' "$file" "$work/err"
-      return 1
-    fi
-  }
 
   local S_MODEL="sim:model,config=S" S_RTL="sim:rtl,config=S"
-  if run_json "info --json (model, S)" "$work/info" $S info --device "$S_MODEL" --json; then
+  if run_json_pass "info --json (model, S)" "$work/info" $S info --device "$S_MODEL" --json; then
     [[ $(jget "$work/info" tiles) == 2 && $(jget "$work/info" lanes) == 4 &&
        $(jget "$work/info" peak_macs_per_cycle) == 32 && $(jget "$work/info" fabric) == model ]] &&
       pass "info reports S: 2 tiles, 4 lanes, 32 MAC/cycle" || fail "info fields: $(cat "$work/info")"
@@ -55,7 +22,7 @@ host_cli_e2e() {
   $S info --device "$S_MODEL" >"$work/info.txt" 2>&1 && grep -q "MAC/cycle" "$work/info.txt" &&
     pass "info (text)" || fail "info (text): $(cat "$work/info.txt")"
 
-  if run_json "kernel gemm 20x36x50 --json (model, S)" "$work/g_model" \
+  if run_json_pass "kernel gemm 20x36x50 --json (model, S)" "$work/g_model" \
        $S kernel gemm --m 20 --n 36 --k 50 --device "$S_MODEL" --json; then
     echo "     $(cat "$work/g_model")"
     [[ $(jget "$work/g_model" exact) == True && $(jget "$work/g_model" mismatches) == 0 ]] &&
@@ -69,14 +36,14 @@ host_cli_e2e() {
     [[ $(jget "$work/g_model" macs) == 36000 ]] && pass "macs = m*n*k" || fail "macs"
   fi
   # Same seed, same bits; another seed, other bits; K in chunks (larger than a PMU holds).
-  run_json "gemm again, same seed" "$work/g_again" \
+  run_json_pass "gemm again, same seed" "$work/g_again" \
     $S kernel gemm --m 20 --n 36 --k 50 --device "$S_MODEL" --json
-  run_json "gemm, other seed" "$work/g_seed" \
+  run_json_pass "gemm, other seed" "$work/g_seed" \
     $S kernel gemm --m 20 --n 36 --k 50 --seed 2 --device "$S_MODEL" --json
   [[ $(jget "$work/g_again" checksum) == $(jget "$work/g_model" checksum) &&
      $(jget "$work/g_seed" checksum) != $(jget "$work/g_model" checksum) ]] &&
     pass "checksum: deterministic per seed" || fail "checksum determinism"
-  run_json "gemm 9x13x1100 (K chunked, model, S)" "$work/g_chunk" \
+  run_json_pass "gemm 9x13x1100 (K chunked, model, S)" "$work/g_chunk" \
     $S kernel gemm --m 9 --n 13 --k 1100 --device "$S_MODEL" --json &&
     [[ $(jget "$work/g_chunk" exact) == True ]] && pass "chunked K exact" ||
     fail "chunked K: $(cat "$work/g_chunk")"
@@ -85,7 +52,7 @@ host_cli_e2e() {
     fail "gemm (text): $(cat "$work/text" "$work/err")"
 
   if [[ $with_rtl == 1 ]]; then
-    if run_json "kernel gemm 20x36x50 --json (RTL, S)" "$work/g_rtl" \
+    if run_json_pass "kernel gemm 20x36x50 --json (RTL, S)" "$work/g_rtl" \
          $S kernel gemm --m 20 --n 36 --k 50 --device "$S_RTL" --json; then
       echo "     $(cat "$work/g_rtl")"
       [[ $(jget "$work/g_rtl" exact) == True ]] && pass "RTL gemm bit-exact" ||
@@ -96,10 +63,11 @@ host_cli_e2e() {
     # K in chunks (partial sums through DRAM) and rows split over tiles: same bits on both fabrics.
     local shape
     for shape in "9 13 1100" "200 3 17" "1 1 1"; do
+      # shellcheck disable=SC2086 # m, n and k
       set -- $shape
-      run_json "gemm $1x$2x$3 (RTL, S)" "$work/r" \
+      run_json_pass "gemm $1x$2x$3 (RTL, S)" "$work/r" \
         $S kernel gemm --m "$1" --n "$2" --k "$3" --device "$S_RTL" --json &&
-        run_json "gemm $1x$2x$3 (model, S)" "$work/m" \
+        run_json_pass "gemm $1x$2x$3 (model, S)" "$work/m" \
           $S kernel gemm --m "$1" --n "$2" --k "$3" --device "$S_MODEL" --json &&
         [[ $(jget "$work/r" exact) == True &&
            $(jget "$work/r" checksum) == $(jget "$work/m" checksum) ]] &&
@@ -108,7 +76,7 @@ host_cli_e2e() {
     done
     # The reduction order does not depend on timing: other DRAM bandwidth and latency change the
     # cycles, never the bits.
-    run_json "gemm 20x36x50 (RTL, S, DRAM 8 B/cycle, latency 400)" "$work/g_slow" \
+    run_json_pass "gemm 20x36x50 (RTL, S, DRAM 8 B/cycle, latency 400)" "$work/g_slow" \
       $S kernel gemm --m 20 --n 36 --k 50 --device "$S_RTL,dram_bw=8,dram_latency=400" --json &&
       [[ $(jget "$work/g_slow" exact) == True &&
          $(jget "$work/g_slow" checksum) == $(jget "$work/g_model" checksum) &&
@@ -117,13 +85,13 @@ host_cli_e2e() {
       fail "slow DRAM changed the result or not the cycles: $(cat "$work/g_slow")"
     # A sparrow-sim started by hand, listening on TCP, serves the same GEMM.
     build/bin/sparrow-sim --listen tcp:127.0.0.1:0 --fabric rtl --config S 2>"$work/sim.err" &
-    local sim_pid=$! port="" tries
-    for tries in $(seq 100); do
+    local sim_pid=$! port=""
+    for _ in $(seq 100); do
       port=$(sed -n 's/.*listening on tcp:127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/sim.err")
       [[ -n $port ]] && break
       sleep 0.1
     done
-    run_json "gemm 20x36x50 over tcp:127.0.0.1:$port (RTL, S)" "$work/g_tcp" \
+    run_json_pass "gemm 20x36x50 over tcp:127.0.0.1:$port (RTL, S)" "$work/g_tcp" \
       $S kernel gemm --m 20 --n 36 --k 50 --device "tcp:127.0.0.1:$port" --json &&
       [[ $(jget "$work/g_tcp" checksum) == $(jget "$work/g_model" checksum) ]] &&
       pass "tcp device: checksum equals the model's" || fail "tcp device: $(cat "$work/g_tcp" "$work/sim.err")"
@@ -134,7 +102,7 @@ host_cli_e2e() {
     $S kernel gemm --m 512 --n 512 --k 512 --device "$S_RTL" --json >"$work/killed.out" \
       2>"$work/killed.err" &
     local cli_pid=$! victim="" start_s
-    for tries in $(seq 100); do
+    for _ in $(seq 100); do
       victim=$(pgrep -P "$cli_pid" sparrow-sim || true)
       [[ -n $victim ]] && break
       sleep 0.1
@@ -168,14 +136,13 @@ host_cli_e2e() {
   expect "unreachable tcp"      1 "cannot open device" -- $S info --device tcp:127.0.0.1:1 --json
   expect "malformed URI"        2 "unknown device URI" -- $S info --device bogus:thing --json
   expect "too big for DRAM"     1 "bytes of device memory" -- $S kernel gemm --m 16384 --n 16384 --k 16384 --device "$S_MODEL" --json
-
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
 }
 
 if [[ "${1:-}" == "--host-cli-e2e" ]]; then
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
-  host_cli_e2e "${2:-0}"
+  # shellcheck source=/dev/null
+  source tests/lib/e2e.sh
+  e2e_run host_cli_e2e "${2:-0}"
   exit $?
 fi
 

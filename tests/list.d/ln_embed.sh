@@ -1,4 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154,SC2015
+# (SC2154: $suite, $BIN and $TBIN come from tests/run.sh, $work from e2e_run in
+# tests/lib/e2e.sh; SC2015: `CHECK && pass ... || fail ...` is meant: pass always succeeds.)
 #
 # Layernorm and the token + position embedding, forward and backward (docs/ops.md, "Layernorm and
 # embedding"): the Check suite (the programs on the golden model in-process, S and M, with the
@@ -10,27 +13,6 @@
 ln_embed_cli_e2e() {
   local with_rtl="${1:-0}"
   local S=build/bin/sparrow
-  local work
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
-  local passed=0 failed=0
-  pass() { passed=$((passed + 1)); echo "ok   $1"; }
-  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-  jget() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read())[sys.argv[2]])' "$1" "$2"; }
-  # run_json NAME FILE COMMAND...: exit 0 and exactly one line of valid JSON on stdout.
-  run_json() {
-    local name="$1" file="$2"
-    shift 2
-    local status=0
-    "$@" >"$file" 2>"$work/err" || status=$?
-    if [[ $status -eq 0 ]] && [[ $(wc -l <"$file") -eq 1 ]] &&
-       python3 -c 'import json,sys; json.loads(sys.stdin.read())' <"$file" 2>/dev/null; then
-      return 0
-    fi
-    fail "$name: exit $status, stdout:"
-    sed 's/^/     /' "$file" "$work/err"
-    return 1
-  }
   # checked NAME FILE: bit-exact, the golden flags, within every bound, the estimate's cycles (the
   # golden model counts them by its documented formula), the golden checksum.
   checked() {
@@ -51,18 +33,6 @@ PY
       fail "$name: $(cat "$f")"
     fi
   }
-  expect() {
-    local name="$1" want="$2" pattern="$3"
-    shift 4
-    local status=0
-    "$@" >"$work/out" 2>"$work/err" || status=$?
-    if [[ $status -eq $want ]] && grep -qE -- "$pattern" "$work/err" && [[ ! -s "$work/out" ]]; then
-      pass "$name (exit $status: $(grep -m1 error "$work/err"))"
-    else
-      fail "$name: exit $status (want $want), stdout $(wc -c <"$work/out") bytes, stderr:"
-      sed 's/^/     /' "$work/err"
-    fi
-  }
 
   local S_MODEL="sim:model,config=S"
   # --list names the four, each once.
@@ -74,6 +44,7 @@ PY
   # Default shapes (micro: 256 x 64; 4 x 64 tokens, V 72, C 64), odd shapes, the trainer's small
   # and wide shapes; then configuration M.
   local op shape
+  # shellcheck disable=SC2086 # $shape is a list of options (maybe none): split on purpose
   for op in layernorm layernorm_bwd; do
     for shape in "" "--m 37 --n 45" "--m 1024 --n 128" "--m 256 --n 256"; do
       run_json "$op $shape" "$work/j" $S kernel $op $shape --device "$S_MODEL" --json &&
@@ -82,6 +53,7 @@ PY
     run_json "$op M" "$work/m" $S kernel $op --m 37 --n 45 --device sim:model --json &&
       checked "$op --m 37 --n 45 (model, M)" "$work/m"
   done
+  # shellcheck disable=SC2086 # $shape is a list of options (maybe none): split on purpose
   for op in embedding embedding_bwd; do
     for shape in "" "--b 3 --t 7 --v 13 --c 45" "--b 8 --t 128 --v 80 --c 128" \
                  "--b 4 --t 64 --v 80 --c 256"; do
@@ -97,6 +69,7 @@ PY
     fi
   done
   if [[ $with_rtl == 1 ]]; then
+    # shellcheck disable=SC2086 # $op is an operator and its options
     for op in "layernorm --m 37 --n 45" "layernorm_bwd --m 37 --n 45" "embedding --b 3 --t 7 --v 13 --c 45" \
               "embedding_bwd --b 3 --t 7 --v 13 --c 45"; do
       run_json "$op RTL" "$work/r" $S kernel $op --device sim:rtl,config=S --json &&
@@ -158,14 +131,13 @@ PY
   expect "vocabulary too large"  1 "does not fit a PMU"   -- $S kernel embedding --v 2000 --device "$S_MODEL" --json
   expect "backward vocabulary"   1 "must be below the index memory" -- $S kernel embedding_bwd --v 1500 --device "$S_MODEL" --json
   expect "too big for DRAM"      1 "bytes of device memory" -- $S kernel layernorm --m 16384 --n 16384 --device "$S_MODEL" --json
-
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
 }
 
 if [[ "${1:-}" == "--cli-e2e" ]]; then
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
-  ln_embed_cli_e2e "${2:-0}"
+  # shellcheck source=/dev/null
+  source tests/lib/e2e.sh
+  e2e_run ln_embed_cli_e2e "${2:-0}"
   exit $?
 fi
 
@@ -178,6 +150,7 @@ case "$suite" in
     # Configuration M at the trainer's small and wide shapes, and larger ones.
     for spec in "layernorm --m 4096 --n 768" "layernorm_bwd --m 4096 --n 768" \
                 "embedding --b 16 --t 256 --v 256 --c 768" "embedding_bwd --b 16 --t 256 --v 256 --c 768"; do
+      # shellcheck disable=SC2086 # the operator, then its options
       set -- $spec
       run_test "ln-embed-$1-M" \
         "$BIN/sparrow kernel $spec --device sim:model --json | \

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154 # $suite, $BIN and $TBIN come from tests/run.sh
 #
 # The golden model's tests (sim/model/, mk/model.mk). Sourced by tests/run.sh with $suite set.
 case "$suite" in

@@ -1,4 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154,SC2015
+# (SC2154: $suite, $BIN and $TBIN come from tests/run.sh, $work from e2e_run in
+# tests/lib/e2e.sh; SC2015: `CHECK && pass ... || fail ...` is meant: pass always succeeds.)
 #
 # The softmax cross-entropy (forward and backward), AdamW and the global gradient norm (docs/ops.md,
 # "Loss and optimizer") and the natural logarithm they need (docs/numerics.md, "log"): the log's
@@ -13,27 +16,6 @@
 nn_loss_cli_e2e() {
   local with_rtl="${1:-0}"
   local S=build/bin/sparrow
-  local work
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
-  local passed=0 failed=0
-  pass() { passed=$((passed + 1)); echo "ok   $1"; }
-  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-  jget() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read())[sys.argv[2]])' "$1" "$2"; }
-  # run_json NAME FILE COMMAND...: exit 0 and exactly one line of valid JSON on stdout.
-  run_json() {
-    local name="$1" file="$2"
-    shift 2
-    local status=0
-    "$@" >"$file" 2>"$work/err" || status=$?
-    if [[ $status -eq 0 ]] && [[ $(wc -l <"$file") -eq 1 ]] &&
-       python3 -c 'import json,sys; json.loads(sys.stdin.read())' <"$file" 2>/dev/null; then
-      return 0
-    fi
-    fail "$name: exit $status, stdout:"
-    sed 's/^/     /' "$file" "$work/err"
-    return 1
-  }
   # checked NAME FILE: bit-exact, the golden flags, within every bound, the estimate's cycles (the
   # golden model counts them by its documented formula), the golden checksum.
   checked() {
@@ -55,18 +37,6 @@ PY
       fail "$name: $(cat "$f")"
     fi
   }
-  expect() {
-    local name="$1" want="$2" pattern="$3"
-    shift 4
-    local status=0
-    "$@" >"$work/out" 2>"$work/err" || status=$?
-    if [[ $status -eq $want ]] && grep -qE -- "$pattern" "$work/err" && [[ ! -s "$work/out" ]]; then
-      pass "$name (exit $status: $(grep -m1 error "$work/err"))"
-    else
-      fail "$name: exit $status (want $want), stdout $(wc -c <"$work/out") bytes, stderr:"
-      sed 's/^/     /' "$work/err"
-    fi
-  }
 
   local S_MODEL="sim:model,config=S"
   local ops="cross_entropy cross_entropy_bwd adamw grad_norm"
@@ -79,12 +49,14 @@ PY
   # Default shapes (micro: 256 rows, vocabulary 65 padded to 72; 12 tensors), odd shapes, the
   # trainer's small (8 x 128 tokens, vocabulary 80) and wide (4 x 64, 80) shapes; then M.
   local op shape
+  # shellcheck disable=SC2086 # $shape is a list of options (maybe none): split on purpose
   for op in cross_entropy cross_entropy_bwd; do
     for shape in "" "--m 37 --n 45" "--m 1024 --n 80" "--m 256 --n 80 --ld 80"; do
       run_json "$op $shape" "$work/j" $S kernel $op $shape --device "$S_MODEL" --json &&
         checked "$op ${shape:-(default)} (model, S)" "$work/j"
     done
   done
+  # shellcheck disable=SC2086 # $shape is a list of options (maybe none): split on purpose
   for op in adamw grad_norm; do
     for shape in "" "--m 3 --n 45" "--m 1 --n 1" "--m 40 --n 1024"; do
       run_json "$op $shape" "$work/j" $S kernel $op $shape --device "$S_MODEL" --json &&
@@ -99,7 +71,7 @@ PY
       fail "grad_norm clip: $(cat "$work/j")"
   fi
   for op in $ops; do
-    run_json "$op M" "$work/m" $S kernel $op --device sim:model --json &&
+    run_json "$op M" "$work/m" $S kernel "$op" --device sim:model --json &&
       checked "$op (default, model, M)" "$work/m"
   done
   # AdamW has no cross-lane sum: M gives S's bits. The cross-entropy's sums and the norm's lane tree
@@ -109,6 +81,7 @@ PY
     [[ $(jget "$work/s" checksum) == $(jget "$work/m" checksum) ]] &&
     pass "adamw: M gives S's bits ($(jget "$work/m" checksum))" || fail "adamw: M and S differ"
   if [[ $with_rtl == 1 ]]; then
+    # shellcheck disable=SC2086 # $op is an operator and its options
     for op in "cross_entropy --m 37 --n 45" "cross_entropy_bwd --m 37 --n 45" "adamw --m 3 --n 45" \
               "grad_norm --m 3 --n 45"; do
       run_json "$op RTL" "$work/r" $S kernel $op --device sim:rtl,config=S --json &&
@@ -123,7 +96,7 @@ PY
   # Edge inputs: large logits, equal logits, a dominant target; zero gradients with m = v = 0 and
   # pruned elements; an all-zero gradient (norm 0, clip 1).
   for op in $ops; do
-    run_json "$op --edges" "$work/j" $S kernel $op --edges --device "$S_MODEL" --json &&
+    run_json "$op --edges" "$work/j" $S kernel "$op" --edges --device "$S_MODEL" --json &&
       checked "$op --edges (model, S)" "$work/j"
   done
   if run_json "grad_norm zero" "$work/j" $S kernel grad_norm --edges --device "$S_MODEL" --json; then
@@ -135,7 +108,7 @@ PY
   # --special: NaNs and infinities among the inputs; still exact with the golden flags, the
   # non-finite results counted and reported (NV in the FP status, a warning on stderr).
   for op in $ops; do
-    if run_json "$op --special" "$work/j" $S kernel $op --special --device "$S_MODEL" --json; then
+    if run_json "$op --special" "$work/j" $S kernel "$op" --special --device "$S_MODEL" --json; then
       if [[ $(jget "$work/j" exact) == True && $(jget "$work/j" flags_exact) == True &&
             $(jget "$work/j" within) == True && $(jget "$work/j" nonfinite) -gt 0 &&
             $(( $(jget "$work/j" fp_status) & 16 )) -eq 16 ]] && grep -q "non-finite element" "$work/err"; then
@@ -179,9 +152,6 @@ PY
   expect "--max-norm is the norm's" 2 "unknown option"     -- $S kernel adamw --max-norm 3 --json
   expect "unreachable device"     1 "cannot open device"   -- $S kernel grad_norm --device unix:/nonexistent/sock --json
   expect "too big for DRAM"       1 "bytes of device memory" -- $S kernel cross_entropy_bwd --m 16384 --n 16384 --device "$S_MODEL,dram_mb=64" --json
-
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
 }
 
 # The log's constants are the definition's (sim/model/sparrow_fp_log.c keeps them private): every
@@ -216,7 +186,9 @@ fi
 
 if [[ "${1:-}" == "--cli-e2e" ]]; then
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
-  nn_loss_cli_e2e "${2:-0}"
+  # shellcheck source=/dev/null
+  source tests/lib/e2e.sh
+  e2e_run nn_loss_cli_e2e "${2:-0}"
   exit $?
 fi
 

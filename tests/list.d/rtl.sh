@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154 # $suite, $BIN and $TBIN come from tests/run.sh
 #
 # The fabric RTL bench (tests/rtl/): CSRs, copies, N-buffering, multicast, bit-exact GEMMs on S and
 # M, counters, errors and the watchdog; PMU index memory and gather (line sequences, sync by index

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154 # $suite, $BIN and $TBIN come from tests/run.sh
 #
 # sparrow-sim (sim/platform/, docs/simulator.md). Sourced by tests/run.sh with $suite set.
 # The device tests spawn build/bin/sparrow-sim and speak the wire protocol to it; the RTL runs

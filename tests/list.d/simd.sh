@@ -1,4 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154,SC2015
+# (SC2154: $suite, $BIN and $TBIN come from tests/run.sh, $work from e2e_run in
+# tests/lib/e2e.sh; SC2015: `CHECK && pass ... || fail ...` is meant: pass always succeeds.)
 #
 # SIMD operators (docs/simd.md, docs/ops.md "SIMD operators"): the special-function macros against
 # their C definitions on the golden model (value and flags; a few hundred thousand inputs per
@@ -11,39 +14,6 @@
 simd_cli_e2e() {
   local with_rtl="${1:-0}"
   local S=build/bin/sparrow
-  local work
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
-  local passed=0 failed=0
-  pass() { passed=$((passed + 1)); echo "ok   $1"; }
-  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-  json_ok() { python3 -c 'import json,sys; json.loads(sys.stdin.read())' <"$1" 2>/dev/null; }
-  jget() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read())[sys.argv[2]])' "$1" "$2"; }
-  expect() {
-    local name="$1" want="$2" pattern="$3"
-    shift 4
-    local status=0
-    "$@" >"$work/out" 2>"$work/err" || status=$?
-    if [[ $status -eq $want ]] && grep -qE -- "$pattern" "$work/err" && [[ ! -s "$work/out" ]]; then
-      pass "$name (exit $status: $(grep -m1 error "$work/err"))"
-    else
-      fail "$name: exit $status (want $want), stdout $(wc -c <"$work/out") bytes, stderr:"
-      sed 's/^/     /' "$work/err"
-    fi
-  }
-  # run_json NAME FILE COMMAND...: exit 0 and exactly one line of valid JSON on stdout.
-  run_json() {
-    local name="$1" file="$2"
-    shift 2
-    local status=0
-    "$@" >"$file" 2>"$work/err" || status=$?
-    if [[ $status -eq 0 ]] && [[ $(wc -l <"$file") -eq 1 ]] && json_ok "$file"; then
-      return 0
-    fi
-    fail "$name: exit $status, stdout:"
-    sed 's/^/     /' "$file" "$work/err"
-    return 1
-  }
 
   local S_MODEL="sim:model,config=S"
   local ops
@@ -64,6 +34,7 @@ simd_cli_e2e() {
   local op shape
   for op in $ops; do
     for shape in "128 128" "37 45"; do
+      # shellcheck disable=SC2086 # m and n
       set -- $shape
       local name="$op ${1}x${2} (model, S)"
       if run_json "$name" "$work/j" $S kernel "$op" --m "$1" --n "$2" --device "$S_MODEL" --json; then
@@ -151,9 +122,6 @@ simd_cli_e2e() {
   expect "unknown operator"    2 "unknown operator"  -- $S kernel gelu_fwd --json
   expect "unreachable device"  1 "cannot open device" -- $S kernel gelu --device unix:/nonexistent/sock --json
   expect "too big for DRAM"    1 "bytes of device memory" -- $S kernel residual_add --m 16384 --n 16384 --device "$S_MODEL" --json
-
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
 }
 
 # The macros repeat the definition's constants (sim/model/sparrow_fp_special.c keeps them private):
@@ -191,7 +159,9 @@ fi
 
 if [[ "${1:-}" == "--simd-cli-e2e" ]]; then
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
-  simd_cli_e2e "${2:-0}"
+  # shellcheck source=/dev/null
+  source tests/lib/e2e.sh
+  e2e_run simd_cli_e2e "${2:-0}"
   exit $?
 fi
 

@@ -1,4 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154,SC2015
+# (SC2154: $suite, $BIN and $TBIN come from tests/run.sh, $work from e2e_run in
+# tests/lib/e2e.sh; SC2015: `CHECK && pass ... || fail ...` is meant: pass always succeeds.)
 #
 # Block-sparse weights and operators: the BSR format (packing, validation, the transposed pattern)
 # and the mask generators, each also under valgrind (every failure path must free what it took);
@@ -13,38 +16,6 @@ SPARSE_VALGRIND="CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --e
 sparse_cli_e2e() {
   local with_rtl="${1:-0}"
   local S=build/bin/sparrow
-  local work
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
-  local passed=0 failed=0
-  pass() { passed=$((passed + 1)); echo "ok   $1"; }
-  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-  json_ok() { python3 -c 'import json,sys; json.loads(sys.stdin.read())' <"$1" 2>/dev/null; }
-  jget() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read())[sys.argv[2]])' "$1" "$2"; }
-  expect() {
-    local name="$1" want="$2" pattern="$3"
-    shift 4
-    local status=0
-    "$@" >"$work/out" 2>"$work/err" || status=$?
-    if [[ $status -eq $want ]] && grep -qE -- "$pattern" "$work/err" && [[ ! -s "$work/out" ]]; then
-      pass "$name (exit $status: $(grep -m1 error "$work/err"))"
-    else
-      fail "$name: exit $status (want $want), stdout $(wc -c <"$work/out") bytes, stderr:"
-      sed 's/^/     /' "$work/err"
-    fi
-  }
-  run_json() {
-    local name="$1" file="$2"
-    shift 2
-    local status=0
-    "$@" >"$file" 2>"$work/err" || status=$?
-    if [[ $status -eq 0 ]] && [[ $(wc -l <"$file") -eq 1 ]] && json_ok "$file"; then
-      return 0
-    fi
-    fail "$name: exit $status, stdout:"
-    sed 's/^/     /' "$file" "$work/err"
-    return 1
-  }
 
   local S_MODEL="sim:model,config=S" S_RTL="sim:rtl,config=S"
   # Every operator, a few shapes and masks: exact on the model (and the RTL, same checksum).
@@ -61,6 +32,7 @@ sparse_cli_e2e() {
   )
   local c
   for c in "${cases[@]}"; do
+    # shellcheck disable=SC2086 # the case's fields
     set -- $c
     local op=$1 m=$2 n=$3 k=$4 d=$5 mask=$6 b=$7
     local name="$op ${m}x${n}x${k} density $d ($mask, block $b)"
@@ -167,14 +139,13 @@ PY
     $S kernel spmm --block 6 --n 48 --k 48 --device "$S_MODEL" --json
   expect "unreachable device"   1 "cannot open device"     -- $S kernel spmm --device unix:/nonexistent/sock --json
   expect "bench unknown option" 2 "unknown option"         -- $S bench --fast
-
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
 }
 
 if [[ "${1:-}" == "--sparse-cli-e2e" ]]; then
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
-  sparse_cli_e2e "${2:-0}"
+  # shellcheck source=/dev/null
+  source tests/lib/e2e.sh
+  e2e_run sparse_cli_e2e "${2:-0}"
   exit $?
 fi
 

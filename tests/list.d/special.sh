@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154 # $suite, $BIN and $TBIN come from tests/run.sh
 #
 # The SIMD mode's special functions and reduction trees (sim/model/sparrow_fp_special.c,
 # docs/numerics.md "Special functions"): special values, flags and the trees (Check suite); the ulp

@@ -1,4 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154,SC2015
+# (SC2154: $suite, $BIN and $TBIN come from tests/run.sh, $work from e2e_run in
+# tests/lib/e2e.sh; SC2015: `CHECK && pass ... || fail ...` is meant: pass always succeeds.)
 #
 # Execution modes and the KBK-vs-DF study (issue 7; docs/training.md "Execution modes",
 # docs/results.md "Execution-mode study"), end to end on sparrow-sim's golden model, configuration
@@ -13,46 +16,12 @@
 
 study_e2e() {
   local S=build/bin/sparrow
-  local work
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
-  local passed=0 failed=0
-  pass() { passed=$((passed + 1)); echo "ok   $1"; }
-  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-  # py FILE EXPR: evaluates a Python expression over the one-line JSON object r of FILE.
-  py() { python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(eval(sys.argv[2]))' "$1" "$2"; }
-  expect() {
-    local name="$1" want="$2" pattern="$3"
-    shift 4
-    local status=0
-    "$@" >"$work/out" 2>"$work/err" || status=$?
-    if [[ $status -eq $want ]] && grep -qE -- "$pattern" "$work/err" && [[ ! -s "$work/out" ]]; then
-      pass "$name (exit $status: $(grep -E -- "$pattern" "$work/err" | head -1))"
-    else
-      fail "$name: exit $status (want $want), stdout $(wc -c <"$work/out") bytes, stderr:"
-      sed 's/^/     /' "$work/err"
-    fi
-  }
-  run_json() {
-    local name="$1" file="$2"
-    shift 2
-    local status=0
-    "$@" >"$file" 2>"$file.err" || status=$?
-    if [[ $status -eq 0 && $(wc -l <"$file") -eq 1 ]] &&
-       python3 -c 'import json,sys; json.loads(open(sys.argv[1]).read())' "$file" 2>/dev/null; then
-      pass "$name"
-    else
-      fail "$name: exit $status, stdout:"
-      sed 's/^/     /' "$file" "$file.err"
-      return 1
-    fi
-  }
   local model="sim:model,config=S"
   local small=(--preset micro --width 32 --heads 2 --context 16 --batch 2)
 
   # 1. The study: six configurations, every field, the figures consistent with each other.
   local out="$work/study"
-  if run_json "bench --study ${small[*]} --device $model --json" "$work/study.json" \
+  if run_json_pass "bench --study ${small[*]} --device $model --json" "$work/study.json" \
        $S bench --study "${small[@]}" --device "$model" --out "$out" --json; then
     python3 - "$work/study.json" <<'PY' && pass "JSON: 6 rows (sparsity x mode) with every field; dense kbk speedup exactly 1; speedups, utilization, DRAM-busy and Amdahl figures recomputed from the counters; cycles_by_op sums to cycles" || fail "JSON content: $(cat "$work/study.json")"
 import json, math, sys
@@ -122,7 +91,7 @@ PY
       pass "study.png is a PNG ($(wc -c <"$out/study.png") bytes)" || fail "study.png missing or not a PNG"
     [[ -z $(find "$out" -name '.*') ]] && pass "no temporary files left" || fail "leftovers: $(ls -A "$out")"
     # The same study again: the same simulated counters and losses (the JSON minus wall times).
-    if run_json "the study again, same seed" "$work/again.json" \
+    if run_json_pass "the study again, same seed" "$work/again.json" \
          $S bench --study "${small[@]}" --device "$model" --out "$work/again" --json; then
       strip='[{k: v for k, v in x.items() if k != "wall_s"} for x in r["rows"]]'
       [[ $(py "$work/study.json" "$strip") == "$(py "$work/again.json" "$strip")" ]] &&
@@ -153,8 +122,8 @@ PY
   # 3. sparrow train --mode: df gives exactly kbk's losses (the KBK = DF check of a 2-step run);
   # the JSON reports the mode and the utilization figures; bad values are refused.
   local two=(--preset micro --steps 2 --val-batches 1 --device "$model" --json)
-  if run_json "train --mode kbk" "$work/kbk.json" $S train "${two[@]}" --mode kbk --out "$work/kbk" &&
-     run_json "train --mode df" "$work/df.json" $S train "${two[@]}" --mode df --out "$work/df"; then
+  if run_json_pass "train --mode kbk" "$work/kbk.json" $S train "${two[@]}" --mode kbk --out "$work/kbk" &&
+     run_json_pass "train --mode df" "$work/df.json" $S train "${two[@]}" --mode df --out "$work/df"; then
     [[ $(py "$work/kbk.json" 'r["train_loss"], r["val_loss"]') == "$(py "$work/df.json" 'r["train_loss"], r["val_loss"]')" &&
        $(py "$work/kbk.json" 'r["mode"]') == kbk && $(py "$work/df.json" 'r["mode"]') == df ]] &&
       pass "train --mode df: the same losses as kbk bit for bit ($(py "$work/df.json" 'r["train_loss"]'), validation $(py "$work/df.json" 'r["val_loss"]'))" ||
@@ -165,7 +134,7 @@ PY
     [[ $(head -1 "$work/df/metrics.csv") == "step,train_loss,val_loss,lr,cycles,dram_bytes,wall_s" ]] &&
       pass "metrics.csv unchanged" || fail "metrics.csv header: $(head -1 "$work/df/metrics.csv")"
     # The mode is not part of the run: a kbk checkpoint resumes in df.
-    if run_json "resume a kbk checkpoint with --mode df" "$work/resumed.json" \
+    if run_json_pass "resume a kbk checkpoint with --mode df" "$work/resumed.json" \
          $S train --resume "$work/kbk/checkpoint.bin" --steps 3 --mode df --device "$model" --json; then
       [[ $(py "$work/resumed.json" 'r["mode"] == "df" and r["first_step"] == 3 and len(r["train_loss"]) == 1') == True ]] &&
         pass "resumed in df mode at step 3 (loss $(py "$work/resumed.json" 'r["train_loss"]'))" ||
@@ -183,9 +152,9 @@ PY
   # 4. The RTL fabric in df mode gives the golden model's kbk losses bit for bit (a shrunken micro
   # model, sparse, two steps: every section of the plan runs on the RTL).
   local rtl_two=("${small[@]}" --sparsity 0.875 --steps 2 --val-batches 1 --json)
-  if run_json "train --mode df on the RTL" "$work/rtl_df.json" \
+  if run_json_pass "train --mode df on the RTL" "$work/rtl_df.json" \
        $S train "${rtl_two[@]}" --device sim:rtl,config=S --mode df --out "$work/rtl_df" &&
-     run_json "train --mode kbk on the model" "$work/model_kbk.json" \
+     run_json_pass "train --mode kbk on the model" "$work/model_kbk.json" \
        $S train "${rtl_two[@]}" --device "$model" --mode kbk --out "$work/model_kbk"; then
     [[ $(py "$work/rtl_df.json" 'r["train_loss"], r["val_loss"]') == "$(py "$work/model_kbk.json" 'r["train_loss"], r["val_loss"]')" &&
        $(py "$work/rtl_df.json" 'r["cycles_by_op"]["section"] > 0') == True ]] &&
@@ -197,14 +166,13 @@ PY
   expect "train --mode DF"       2 "--mode: mode 'DF' is neither kbk" -- $S train --mode DF --device ref --json
   expect "train --mode, no value" 2 "--mode needs a value" -- $S train --device ref --json --mode
   expect "sample --mode bogus"   2 "--mode: mode 'bogus'" -- $S sample --ckpt "$work/none.bin" --mode bogus
-
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
 }
 
 if [[ "${1:-}" == "--study-e2e" ]]; then
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
-  study_e2e
+  # shellcheck source=/dev/null
+  source tests/lib/e2e.sh
+  e2e_run study_e2e
   exit $?
 fi
 

@@ -1,4 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154,SC2015
+# (SC2154: $suite, $BIN and $TBIN come from tests/run.sh, $work from e2e_run in
+# tests/lib/e2e.sh; SC2015: `CHECK && pass ... || fail ...` is meant: pass always succeeds.)
 #
 # The GPT trainer (docs/training.md): its unit suites (gradients against finite differences, data,
 # checkpoints and resume), the data and checkpoint suites under valgrind, `sparrow train` /
@@ -10,44 +13,9 @@
 
 train_cli_e2e() {
   local S=build/bin/sparrow
-  local work
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
-  local passed=0 failed=0
-  pass() { passed=$((passed + 1)); echo "ok   $1"; }
-  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-  # py FILE EXPR: evaluates a Python expression over the one-line JSON object r of FILE.
-  py() { python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(eval(sys.argv[2]))' "$1" "$2"; }
-  expect() {
-    local name="$1" want="$2" pattern="$3"
-    shift 4
-    local status=0
-    "$@" >"$work/out" 2>"$work/err" || status=$?
-    if [[ $status -eq $want ]] && grep -qE -- "$pattern" "$work/err" && [[ ! -s "$work/out" ]]; then
-      pass "$name (exit $status: $(grep -E -- "$pattern" "$work/err" | head -1))"
-    else
-      fail "$name: exit $status (want $want), stdout $(wc -c <"$work/out") bytes, stderr:"
-      sed 's/^/     /' "$work/err"
-    fi
-  }
-  # run_json NAME FILE COMMAND...: succeeds, stdout is exactly one line of valid JSON.
-  run_json() {
-    local name="$1" file="$2"
-    shift 2
-    local status=0
-    "$@" >"$file" 2>"$work/err" || status=$?
-    if [[ $status -eq 0 && $(wc -l <"$file") -eq 1 ]] &&
-       python3 -c 'import json,sys; json.loads(open(sys.argv[1]).read())' "$file" 2>/dev/null; then
-      pass "$name"
-    else
-      fail "$name: exit $status, stdout:"
-      sed 's/^/     /' "$file" "$work/err"
-      return 1
-    fi
-  }
 
   # 1. The micro model learns on the default corpus: 30 steps, the loss falls by more than 0.3.
-  if run_json "train --preset micro --steps 30 --device ref --json" "$work/m30.json" \
+  if run_json_pass "train --preset micro --steps 30 --device ref --json" "$work/m30.json" \
        $S train --preset micro --steps 30 --device ref --json --out "$work/m30"; then
     local drop
     drop=$(py "$work/m30.json" 'round(r["train_loss"][0] - r["train_loss"][-1], 4)')
@@ -64,7 +32,7 @@ train_cli_e2e() {
     cmp -s "$work/m30.json" "$work/m30/summary.json" && pass "summary.json is the JSON line" ||
       fail "summary.json differs from stdout"
     # Same command, same losses (the reference is deterministic).
-    run_json "train again, same seed" "$work/m30b.json" \
+    run_json_pass "train again, same seed" "$work/m30b.json" \
       $S train --preset micro --steps 30 --device ref --json --out "$work/m30b" &&
       [[ $(py "$work/m30.json" 'r["train_loss"]') == "$(py "$work/m30b.json" 'r["train_loss"]')" ]] &&
       pass "same seed: the same 30 losses bit for bit" || fail "same seed, other losses"
@@ -88,13 +56,13 @@ train_cli_e2e() {
   # checkpoint at once) and resumed. Both must repeat the uninterrupted run's losses bit for bit.
   local small=(--preset micro --width 32 --context 32 --steps 160 --sparsity 0.75 --dense-steps 20
                --eval-every 40 --ckpt-every 10 --device ref)
-  run_json "uninterrupted 160-step run" "$work/full.json" $S train "${small[@]}" --json --out "$work/full"
+  run_json_pass "uninterrupted 160-step run" "$work/full.json" $S train "${small[@]}" --json --out "$work/full"
   local sig
   for sig in KILL INT; do
     local dir="$work/kill-$sig"
     $S train "${small[@]}" --json --out "$dir" >"$work/killed.out" 2>"$work/killed.err" &
-    local pid=$! tries rows=0
-    for tries in $(seq 400); do
+    local pid=$! rows=0
+    for _ in $(seq 400); do
       rows=$(($( { wc -l <"$dir/metrics.csv"; } 2>/dev/null || echo 1) - 1))
       [[ $rows -ge 25 ]] && break
       sleep 0.02
@@ -112,7 +80,7 @@ train_cli_e2e() {
     fi
     [[ $sig == INT ]] && { grep -q "interrupted after step $at; continue with" "$work/killed.err" &&
       pass "SIGINT: the message says how to continue" || fail "SIGINT message: $(tail -1 "$work/killed.err")"; }
-    if run_json "resume from step $at (SIG$sig)" "$work/resumed.json" \
+    if run_json_pass "resume from step $at (SIG$sig)" "$work/resumed.json" \
          $S train --resume "$dir/checkpoint.bin" --device ref --json; then
       [[ $(py "$work/resumed.json" 'r["first_step"]') == $((at + 1)) &&
          $(py "$work/full.json" 'r["train_loss"]['"$at"':]') == "$(py "$work/resumed.json" 'r["train_loss"]')" &&
@@ -151,9 +119,6 @@ train_cli_e2e() {
   expect "resume with --width"    2 "cannot be given with --resume" -- $S train --device ref --resume "$work/m30/checkpoint.bin" --width 32
   expect "sample without --ckpt"  2 "which checkpoint" -- $S sample --device ref
   expect "sample bad prompt"      2 "not in the model's vocabulary" -- $S sample --device ref --ckpt "$work/m30/checkpoint.bin" --prompt "{"
-
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
 }
 
 # The chip backend end to end (docs/training.md, "The chip backend"): every operator of the step on
@@ -161,28 +126,6 @@ train_cli_e2e() {
 # batch 2) so that a step takes well under a second on the golden model.
 train_chip_e2e() {
   local S=build/bin/sparrow
-  local work
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
-  local passed=0 failed=0
-  pass() { passed=$((passed + 1)); echo "ok   $1"; }
-  fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-  py() { python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); print(eval(sys.argv[2]))' "$1" "$2"; }
-  run_json() {
-    local name="$1" file="$2"
-    shift 2
-    local status=0
-    "$@" >"$file" 2>"$work/err" || status=$?
-    cp "$work/err" "$file.err"
-    if [[ $status -eq 0 && $(wc -l <"$file") -eq 1 ]] &&
-       python3 -c 'import json,sys; json.loads(open(sys.argv[1]).read())' "$file" 2>/dev/null; then
-      pass "$name"
-    else
-      fail "$name: exit $status, stdout:"
-      sed 's/^/     /' "$file" "$work/err"
-      return 1
-    fi
-  }
   # max_err LOG WHAT: the largest error printed by the checks on lines "check WHAT...".
   max_err() { grep -E "^sparrow: check $2" "$1" | grep -oE 'error [0-9.e+-]+' | awk '{print $2}' | sort -g | tail -1; }
   local tiny=(--preset micro --width 32 --heads 2 --context 16 --batch 2 --val-batches 2)
@@ -190,7 +133,7 @@ train_chip_e2e() {
 
   # 1. Dense, with a check every 2 steps: each check compares the loss and all 29 gradient tensors
   # (1 + 4 + 12 per layer, 2 layers) with the reference and prints their errors.
-  if run_json "chip: 4 dense steps on $model with --check 2" "$work/dense.json" \
+  if run_json_pass "chip: 4 dense steps on $model with --check 2" "$work/dense.json" \
        $S train "${tiny[@]}" --steps 4 --check 2 --device "$model" --json --out "$work/dense"; then
     local lines bad
     lines=$(grep -c "^sparrow: check " "$work/dense.json.err")
@@ -209,7 +152,7 @@ PY
   fi
 
   # 2. Sparse (0.5, random masks from step 0): spmm, spmm_t and sddmm, checked the same way.
-  if run_json "chip: 3 sparse (0.5) steps on $model with --check 3" "$work/sparse.json" \
+  if run_json_pass "chip: 3 sparse (0.5) steps on $model with --check 3" "$work/sparse.json" \
        $S train "${tiny[@]}" --steps 3 --check 3 --sparsity 0.5 --device "$model" --json --out "$work/sparse"; then
     [[ $(py "$work/sparse.json" 'r["checks"] == 1 and r["checks_failed"] == 0 and r["sparsity"] == 0.5') == True &&
        $(grep "^sparrow: check " "$work/sparse.json.err" | grep -c FAILED) -eq 0 ]] &&
@@ -232,9 +175,9 @@ PY
   fi
 
   # 3. The RTL and the golden model compute the same arithmetic: the same losses bit for bit.
-  if run_json "chip: 2 steps on $model" "$work/m2.json" \
+  if run_json_pass "chip: 2 steps on $model" "$work/m2.json" \
        $S train "${tiny[@]}" --steps 2 --eval-every 2 --device "$model" --json --out "$work/m2" &&
-     run_json "chip: 2 steps on $rtl" "$work/r2.json" \
+     run_json_pass "chip: 2 steps on $rtl" "$work/r2.json" \
        $S train "${tiny[@]}" --steps 2 --eval-every 2 --device "$rtl" --json --out "$work/r2"; then
     [[ $(py "$work/m2.json" 'repr(r["train_loss"]) + repr(r["val_loss"])') == "$(py "$work/r2.json" 'repr(r["train_loss"]) + repr(r["val_loss"])')" ]] &&
       pass "RTL and golden model: the same losses bit for bit ($(py "$work/r2.json" 'r["train_loss"]'), validation $(py "$work/r2.json" 'r["val_loss"]')); cycles RTL $(py "$work/r2.json" 'r["cycles"]'), model $(py "$work/m2.json" 'r["cycles"]')" ||
@@ -244,11 +187,11 @@ PY
   # 4. Kill and resume on the chip: a run of 8 steps checkpointing every step, killed with SIGKILL
   # after its second step and resumed, repeats the uninterrupted run's losses bit for bit.
   local eight=("${tiny[@]}" --steps 8 --eval-every 8 --ckpt-every 1 --device "$model")
-  if run_json "chip: uninterrupted 8-step run" "$work/full.json" $S train "${eight[@]}" --json --out "$work/full"; then
+  if run_json_pass "chip: uninterrupted 8-step run" "$work/full.json" $S train "${eight[@]}" --json --out "$work/full"; then
     local dir="$work/killed"
     $S train "${eight[@]}" --json --out "$dir" >"$work/killed.out" 2>"$work/killed.err" &
-    local pid=$! tries rows=0
-    for tries in $(seq 1000); do
+    local pid=$! rows=0
+    for _ in $(seq 1000); do
       rows=$(($( { wc -l <"$dir/metrics.csv"; } 2>/dev/null || echo 1) - 1))
       [[ $rows -ge 2 ]] && break
       sleep 0.02
@@ -260,7 +203,7 @@ PY
     at=$(python3 -c 'import struct,sys; print(struct.unpack_from("<Q", open(sys.argv[1],"rb").read(), 96)[0])' "$dir/checkpoint.bin" 2>/dev/null || echo none)
     if [[ $status -ne 0 && $at != none && $at -ge 1 && $at -lt 8 ]]; then
       pass "SIGKILL after $rows steps: checkpoint at step $at"
-      if run_json "chip: resume from step $at" "$work/resumed.json" \
+      if run_json_pass "chip: resume from step $at" "$work/resumed.json" \
            $S train --resume "$dir/checkpoint.bin" --device "$model" --json; then
         [[ $(py "$work/full.json" 'r["train_loss"]['"$at"':]') == "$(py "$work/resumed.json" 'r["train_loss"]')" &&
            $(py "$work/full.json" 'r["val_loss"]') == "$(py "$work/resumed.json" 'r["val_loss"]')" ]] &&
@@ -295,20 +238,21 @@ PY
   [[ $status -eq 1 && ! -s "$work/out" ]] && grep -q "device 'tcp:127.0.0.1:1'" "$work/err" &&
     pass "unreachable device (exit 1: $(head -1 "$work/err"))" ||
     fail "unreachable device: exit $status: $(cat "$work/err")"
-
-  echo "$passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
 }
 
 if [[ "${1:-}" == "--train-chip-e2e" ]]; then
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
-  train_chip_e2e
+  # shellcheck source=/dev/null
+  source tests/lib/e2e.sh
+  e2e_run train_chip_e2e
   exit $?
 fi
 
 if [[ "${1:-}" == "--train-cli-e2e" ]]; then
   cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
-  train_cli_e2e
+  # shellcheck source=/dev/null
+  source tests/lib/e2e.sh
+  e2e_run train_cli_e2e
   exit $?
 fi
 

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2154 # $suite, $BIN and $TBIN come from tests/run.sh
 #
 # The USB path (docs/usb.md): descriptor tables and the bulk IN endpoint model (Check), and the
 # libusb transport end to end against simulated devices attached by sparrow-usb-fake (umockdev is
