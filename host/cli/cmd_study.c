@@ -78,7 +78,6 @@ typedef struct study {
   study_row_t rows[STUDY_ROWS];  // level-major: (0, kbk), (0, df), (0.75, kbk), ...
   bool identical[STUDY_LEVELS];
   double amdahl_bound;  // +inf when the dense step is all linear layers
-  bool df_distinct;     // some DF row's counters differ from its KBK row's
 } study_t;
 
 static int parse_study(int argc, char **argv, study_args_t *a) {
@@ -261,24 +260,18 @@ static int run_row(const study_t *s, const sparrow_train_data_t *data, study_row
   return SPARROW_CLI_EXIT_OK;
 }
 
-// Speedups, the Amdahl figures and the DF-vs-KBK comparisons, from the measured rows.
+// Speedups and the Amdahl figures, from the measured rows.
 static void derive(study_t *s) {
   const study_row_t *dense = &s->rows[0];  // sparsity 0, kbk
   double total = (double)dense->c.cycles;
   double linear = (double)dense->c.kind_cycles[SPARROW_TRAIN_OP_LINEAR];
   s->amdahl_bound = total > linear ? total / (total - linear) : INFINITY;
-  s->df_distinct = false;
   for (int i = 0; i < STUDY_ROWS; i++) {
     study_row_t *r = &s->rows[i];
     double keep = 1.0 - kLevels[r->level].sparsity;
     r->speedup = r->c.cycles > 0 ? total / (double)r->c.cycles : 0.0;
     double rest = total - linear + linear * keep;
     r->amdahl_at_density = rest > 0.0 ? total / rest : INFINITY;
-    if (r->mode == SPARROW_TRAIN_MODE_DF) {
-      const study_row_t *k = r - 1;
-      s->df_distinct = s->df_distinct || k->c.cycles != r->c.cycles ||
-                       k->c.dram_bytes != r->c.dram_bytes || k->c.pcu_busy != r->c.pcu_busy;
-    }
   }
 }
 
@@ -291,29 +284,17 @@ static const study_row_t *row_of(const study_t *s, int level, sparrow_train_mode
 
 typedef struct target {
   const char *name;
-  const char *status;  // "met", "missed", "not measured"
+  const char *status;  // "met" or "missed"
   char text[512];
 } target_t;
 
 enum { kTargets = 3 };
 
-// When every DF row counted exactly what its KBK row did, DF has not run: until the dataflow path
-// lands, --mode df runs the kbk path (docs/training.md), and the targets that need DF are not
-// measured.
-static const char *interim_note(const study_t *s) {
-  return s->df_distinct ? NULL
-                        : "the df rows counted exactly what the kbk rows did: --mode df ran the "
-                          "kbk path (its interim behaviour), so the targets that need DF are not "
-                          "measured yet.";
-}
-
 static void judge_targets(const study_t *s, target_t t[kTargets]) {
   // 1. Sparse 0.875 DF against dense KBK.
   const study_row_t *df8 = row_of(s, 2, SPARROW_TRAIN_MODE_DF);
   t[0].name = "sparse_df_speedup";
-  t[0].status = !s->df_distinct                        ? "not measured"
-                : df8->speedup >= STUDY_TARGET_SPEEDUP ? "met"
-                                                       : "missed";
+  t[0].status = df8->speedup >= STUDY_TARGET_SPEEDUP ? "met" : "missed";
   snprintf(t[0].text, sizeof(t[0].text),
            "Sparse 0.875 DF against dense KBK: %.2fx fewer cycles per step (%llu against %llu; "
            "target at least %.0fx; the Amdahl figure at density 1/8 is %.2fx): %s.",
@@ -331,7 +312,7 @@ static void judge_targets(const study_t *s, target_t t[kTargets]) {
     snprintf(parts[l], sizeof(parts[l]), "%g: %llu / %llu = %.3f", kLevels[l].sparsity,
              (unsigned long long)d->c.dram_bytes, (unsigned long long)k->c.dram_bytes, ratio);
   }
-  t[1].status = !s->df_distinct ? "not measured" : all ? "met" : "missed";
+  t[1].status = all ? "met" : "missed";
   snprintf(t[1].text, sizeof(t[1].text),
            "DF's DRAM bytes against KBK's at the same sparsity (target at most %.1f): %s; %s; "
            "%s: %s.",
@@ -343,7 +324,7 @@ static void judge_targets(const study_t *s, target_t t[kTargets]) {
     kbk_bound = kbk_bound && row_of(s, l, SPARROW_TRAIN_MODE_KBK)->dram_busy > STUDY_MEMORY_BOUND;
     df_free = df_free && row_of(s, l, SPARROW_TRAIN_MODE_DF)->dram_busy <= STUDY_MEMORY_BOUND;
   }
-  t[2].status = !s->df_distinct ? "not measured" : kbk_bound && df_free ? "met" : "missed";
+  t[2].status = kbk_bound && df_free ? "met" : "missed";
   snprintf(t[2].text, sizeof(t[2].text),
            "Sparse KBK memory-bound and sparse DF not (memory-bound: the DRAM port busy in more "
            "than %.0f%% of the cycles): DRAM busy KBK %.3f (0.75), %.3f (0.875), with PCU "
@@ -512,9 +493,6 @@ static void write_markdown(FILE *f, const study_t *s, const target_t t[kTargets]
   for (int i = 0; i < kTargets; i++) {
     fprintf(f, "- %s\n", t[i].text);
   }
-  if (interim_note(s) != NULL) {
-    fprintf(f, "\nNote: %s\n", interim_note(s));
-  }
   write_plan(f, s);
 }
 
@@ -619,13 +597,7 @@ static void write_json(FILE *f, const study_t *s, const target_t t[kTargets], bo
   for (int l = 0; l < STUDY_LEVELS; l++) {
     fprintf(f, "%s\"%s\":%s", l > 0 ? "," : "", kLevels[l].key, s->identical[l] ? "true" : "false");
   }
-  fprintf(f, "},\"df_distinct\":%s,\"note\":", s->df_distinct ? "true" : "false");
-  if (interim_note(s) != NULL) {
-    sparrow_json_write_string(f, interim_note(s));
-  } else {
-    fputs("null", f);
-  }
-  fprintf(f, ",\"targets\":[");
+  fprintf(f, "},\"targets\":[");
   for (int i = 0; i < kTargets; i++) {
     fprintf(f, "%s{\"name\":\"%s\",\"status\":\"%s\",\"text\":", i > 0 ? "," : "", t[i].name,
             t[i].status);
@@ -677,9 +649,6 @@ static void write_table(FILE *f, const study_t *s, const target_t t[kTargets], b
   fprintf(f, "\ntargets (issue 7; set for wide on configuration M, default DRAM):\n");
   for (int i = 0; i < kTargets; i++) {
     fprintf(f, "  - %s\n", t[i].text);
-  }
-  if (interim_note(s) != NULL) {
-    fprintf(f, "note: %s\n", interim_note(s));
   }
   fprintf(f, "files: %s/study.csv, study.md%s\n", s->out, plotted ? ", study.png" : "");
 }
