@@ -455,6 +455,7 @@ static void plot_losses(const char *dir, const char *title) {
           "set datafile separator ','\n"
           "set title '%s'\n"
           "set xlabel 'step'\n"
+          "set xrange [0:*]\n"  // from 0: a one-step run still has an x range
           "set ylabel 'loss (nats/char)'\n"
           "set grid\n"
           "plot 'metrics.csv' using 1:2 every ::1 with lines title 'train', \\\n"

@@ -179,4 +179,14 @@ case "$suite" in
   quick)
     run_test study                     "bash tests/list.d/study.sh --study-e2e"
     ;;
+  long)
+    # The full micro model on the RTL, configuration M, one sparse step in DF mode: the golden
+    # model's KBK losses bit for bit (a few minutes).
+    run_test study-rtl-m-df \
+      "m=\$(mktemp -d) && trap 'rm -rf \$m' EXIT && \
+       $BIN/sparrow train --preset micro --sparsity 0.875 --steps 1 --val-batches 1 --mode df --device sim --out \$m/rtl --json >\$m/rtl.json && \
+       $BIN/sparrow train --preset micro --sparsity 0.875 --steps 1 --val-batches 1 --mode kbk --device sim:model --out \$m/model --json >\$m/model.json && \
+       python3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); print(a[\"train_loss\"], a[\"val_loss\"], a[\"cycles_by_op\"][\"section\"]); \
+                   assert (a[\"train_loss\"], a[\"val_loss\"]) == (b[\"train_loss\"], b[\"val_loss\"]) and a[\"cycles_by_op\"][\"section\"] > 0' \$m/rtl.json \$m/model.json"
+    ;;
 esac
