@@ -426,7 +426,7 @@ static void write_plan(FILE *f, const study_t *s) {
   sparrow_ops_fabric_t fabric;
   sparrow_ops_fabric_from_info(&s->info, &fabric);
   const sparrow_gpt_config_t *m = &s->model;
-  sparrow_df_shape_t shape = {m->batch, m->n_ctx, m->n_embd, m->n_head, 1, true, m->n_layer == 1};
+  sparrow_df_shape_t shape = {m->batch, m->n_ctx, m->n_embd, m->n_head, true, m->n_layer == 1};
   sparrow_df_plan_t plan;
   char why[200] = "", text[4096];
   if (sparrow_df_plan_block(&shape, &fabric, SPARROW_DF_MODE_DF, &plan, why, sizeof(why)) !=

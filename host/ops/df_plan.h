@@ -113,12 +113,12 @@ typedef struct sparrow_df_stage {
   bool keep[SPARROW_DF_PLAN_MAX_NODES];
 } sparrow_df_stage_t;
 
-// The block's shape: n = batch * context token rows of width C.
+// The block's shape: n = batch * context token rows of width C. (The density is not part of it:
+// it changes which kernels the linear layers run, GEMM or spmm, not the plan.)
 typedef struct sparrow_df_shape {
   uint32_t batch, context, width, heads;
-  uint32_t density_den;  // 1 dense; 2, 4, 8: the linear layers' density 1/den (informational)
-  bool first;            // the model's first block (its layernorm 1 runs here)
-  bool last;             // the model's last block (its backward starts at the final layernorm)
+  bool first;  // the model's first block (its layernorm 1 runs here)
+  bool last;   // the model's last block (its backward starts at the final layernorm)
 } sparrow_df_shape_t;
 
 typedef struct sparrow_df_plan {

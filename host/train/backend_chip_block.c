@@ -354,7 +354,7 @@ static sparrow_train_status_t block_init(chip_impl_t *ci, uint32_t l, block_t *b
   b->n = b->B * b->T;
   b->C = ci->c.n_embd;
   sparrow_ops_fabric_from_info(&ci->info, &b->fabric);
-  sparrow_df_shape_t shape = {b->B, b->T, b->C, ci->c.n_head, 1u, l == 0, l + 1u == ci->c.n_layer};
+  sparrow_df_shape_t shape = {b->B, b->T, b->C, ci->c.n_head, l == 0, l + 1u == ci->c.n_layer};
   char why[200] = "";
   sparrow_df_mode_t mode =
       ci->mode == SPARROW_TRAIN_MODE_DF ? SPARROW_DF_MODE_DF : SPARROW_DF_MODE_KBK;

@@ -357,7 +357,7 @@ static uint32_t count_fused(const sparrow_df_plan_t *p) {
 
 START_TEST(test_block_plan) {
   sparrow_ops_fabric_t fab = {2, 4, 4096, 1024, 16, 64, 100};
-  sparrow_df_shape_t shape = {2, 48, 96, 3, 4, true, false};
+  sparrow_df_shape_t shape = {2, 48, 96, 3, true, false};
   sparrow_df_plan_t kbk, df;
   char msg[200] = "";
   ck_assert(sparrow_df_plan_block(&shape, &fab, SPARROW_DF_MODE_KBK, &kbk, msg, sizeof(msg)) ==
