@@ -385,30 +385,27 @@ static sparrow_train_status_t run_stages(block_t *b, uint32_t first, uint32_t en
   return st;
 }
 
-sparrow_train_status_t chip_block_forward(chip_impl_t *ci, uint32_t l, char *msg, size_t msg_len) {
+// The forward (stages before nfwd_stages) or the backward (the rest) of block l's plan.
+static sparrow_train_status_t run_block(chip_impl_t *ci, uint32_t l, bool forward, char *msg,
+                                        size_t msg_len) {
   block_t *b = malloc(sizeof(*b));
   if (b == NULL) {
     return sparrow_train_fail(SPARROW_TRAIN_E_NOMEM, msg, msg_len, "host out of memory");
   }
   sparrow_train_status_t st = block_init(ci, l, b, msg, msg_len);
   if (st == SPARROW_TRAIN_OK) {
-    st = run_stages(b, 0, b->plan.nfwd_stages, msg, msg_len);
+    st = forward ? run_stages(b, 0, b->plan.nfwd_stages, msg, msg_len)
+                 : run_stages(b, b->plan.nfwd_stages, b->plan.nstages, msg, msg_len);
   }
   block_free(b);
   free(b);
   return st;
 }
 
+sparrow_train_status_t chip_block_forward(chip_impl_t *ci, uint32_t l, char *msg, size_t msg_len) {
+  return run_block(ci, l, true, msg, msg_len);
+}
+
 sparrow_train_status_t chip_block_backward(chip_impl_t *ci, uint32_t l, char *msg, size_t msg_len) {
-  block_t *b = malloc(sizeof(*b));
-  if (b == NULL) {
-    return sparrow_train_fail(SPARROW_TRAIN_E_NOMEM, msg, msg_len, "host out of memory");
-  }
-  sparrow_train_status_t st = block_init(ci, l, b, msg, msg_len);
-  if (st == SPARROW_TRAIN_OK) {
-    st = run_stages(b, b->plan.nfwd_stages, b->plan.nstages, msg, msg_len);
-  }
-  block_free(b);
-  free(b);
-  return st;
+  return run_block(ci, l, false, msg, msg_len);
 }

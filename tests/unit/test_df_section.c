@@ -56,6 +56,42 @@ static sparrow_ops_fabric_t fabric_of(sparrow_dev_t *dev) {
   return f;
 }
 
+// The block's "attention out" chain as a section: bias_add(t, bias) -> residual_add(x, .) ->
+// layernorm(gamma, beta), the biased t on chip only, the residual sum also kept in DRAM. e gets the
+// three executors (the caller frees them).
+static void attn_out_section(const sparrow_ops_fabric_t *fab, uint32_t m, uint32_t c,
+                             const uint32_t *t, const uint32_t *x, const uint32_t *bias,
+                             const uint32_t *gamma, const uint32_t *beta, sparrow_ops_exec_t e[3],
+                             sparrow_df_section_t *sec) {
+  char msg[400] = "";
+  const uint32_t *in0[2] = {t, bias};
+  const uint32_t *in1[2] = {x, t};  // input 1 comes from the PMU: its image is not used
+  ck_assert_msg(sparrow_ops_simd_prepare(fab, SPARROW_OPS_BIAS_ADD, m, c, in0, &e[0], msg,
+                                         sizeof(msg)) == SPARROW_OPS_OK,
+                "%s", msg);
+  ck_assert_msg(sparrow_ops_simd_prepare(fab, SPARROW_OPS_RESIDUAL_ADD, m, c, in1, &e[1], msg,
+                                         sizeof(msg)) == SPARROW_OPS_OK,
+                "%s", msg);
+  ck_assert_msg(sparrow_ops_layernorm_prepare(fab, m, c, x, gamma, beta, &e[2], msg, sizeof(msg)) ==
+                    SPARROW_OPS_OK,
+                "%s", msg);
+  memset(sec, 0, sizeof(*sec));
+  sec->name = "attention out";
+  sec->nsteps = 3;
+  for (uint32_t k = 0; k < 3; ++k) {
+    sec->step[k] = (sparrow_df_step_t){&e[k], 0};
+  }
+  sec->nlinks = 2;
+  sec->link[0] = (sparrow_df_link_t){0, e[0].job[0].out_buf, 1, 1, false};
+  sec->link[1] = (sparrow_df_link_t){1, e[1].job[0].out_buf, 2, 0, true};
+}
+
+static void free_execs(sparrow_ops_exec_t *e, uint32_t n) {
+  for (uint32_t k = 0; k < n; ++k) {
+    sparrow_ops_exec_free(&e[k]);
+  }
+}
+
 // y = layernorm(x + (t + bias)) as a section (bias_add -> residual_add -> layernorm) against the
 // three operators kernel by kernel: the block's "attention out" section.
 static void check_residual_layernorm(const char *uri, uint32_t m, uint32_t c, uint64_t seed) {
@@ -88,24 +124,9 @@ static void check_residual_layernorm(const char *uri, uint32_t m, uint32_t c, ui
                 "%s", msg);
 
   // The section: the residual sum is kept (the backward needs it), the biased t is not.
-  sparrow_ops_exec_t e_bias, e_res, e_ln;
-  ck_assert(sparrow_ops_simd_prepare(&fab, SPARROW_OPS_BIAS_ADD, m, c, in0, &e_bias, msg,
-                                     sizeof(msg)) == SPARROW_OPS_OK);
-  const uint32_t *in1_df[2] = {x, t};  // input 1 comes from the PMU: its image is not used
-  ck_assert(sparrow_ops_simd_prepare(&fab, SPARROW_OPS_RESIDUAL_ADD, m, c, in1_df, &e_res, msg,
-                                     sizeof(msg)) == SPARROW_OPS_OK);
-  ck_assert(sparrow_ops_layernorm_prepare(&fab, m, c, x, gamma, beta, &e_ln, msg, sizeof(msg)) ==
-            SPARROW_OPS_OK);
+  sparrow_ops_exec_t e[3];
   sparrow_df_section_t sec;
-  memset(&sec, 0, sizeof(sec));
-  sec.name = "attention out";
-  sec.nsteps = 3;
-  sec.step[0] = (sparrow_df_step_t){&e_bias, 0};
-  sec.step[1] = (sparrow_df_step_t){&e_res, 0};
-  sec.step[2] = (sparrow_df_step_t){&e_ln, 0};
-  sec.nlinks = 2;
-  sec.link[0] = (sparrow_df_link_t){0, e_bias.job[0].out_buf, 1, 1, false};
-  sec.link[1] = (sparrow_df_link_t){1, e_res.job[0].out_buf, 2, 0, true};
+  attn_out_section(&fab, m, c, t, x, bias, gamma, beta, e, &sec);
   sparrow_df_layout_t lay;
   ck_assert_msg(sparrow_df_section_layout(&sec, &fab, &lay, msg, sizeof(msg)) == SPARROW_OPS_OK,
                 "%s", msg);
@@ -119,8 +140,8 @@ static void check_residual_layernorm(const char *uri, uint32_t m, uint32_t c, ui
                 msg);
   uint32_t *r_df = words(mc), *y_df = words(mc), *mean_df = words(m), *rstd_df = words(m);
   uint32_t *out_r[2] = {r_df, NULL};
-  sparrow_ops_simd_finish(&e_res, SPARROW_OPS_RESIDUAL_ADD, m, c, out_r);
-  sparrow_ops_layernorm_finish(&e_ln, m, c, y_df, mean_df, rstd_df);
+  sparrow_ops_simd_finish(&e[1], SPARROW_OPS_RESIDUAL_ADD, m, c, out_r);
+  sparrow_ops_layernorm_finish(&e[2], m, c, y_df, mean_df, rstd_df);
   expect_exact("residual sum", mc, r_df, r);
   expect_exact("layernorm y", mc, y_df, y);
   expect_exact("layernorm mean", m, mean_df, mean);
@@ -147,9 +168,7 @@ static void check_residual_layernorm(const char *uri, uint32_t m, uint32_t c, ui
       "kernel; %llu vs %llu cycles\n",
       uri, m, c, lay.chunk_rows, df.launches, (unsigned long long)df_bytes,
       (unsigned long long)kbk_bytes, (unsigned long long)df.cycles, (unsigned long long)kbk_cycles);
-  sparrow_ops_exec_free(&e_bias);
-  sparrow_ops_exec_free(&e_res);
-  sparrow_ops_exec_free(&e_ln);
+  free_execs(e, 3);
   free(t), free(x), free(bias), free(gamma), free(beta), free(tb), free(r), free(y), free(mean);
   free(rstd), free(r_df), free(y_df), free(mean_df), free(rstd_df);
   sparrow_close(dev);
@@ -237,24 +256,9 @@ START_TEST(test_launch_split_and_refusals) {
   size_t mc = (size_t)m * c;
   uint32_t *x = words(mc), *bias = words(c), *gamma = words(c), *beta = words(c);
   const uint32_t *in0[2] = {x, bias};
-  const uint32_t *in1[2] = {x, x};
-  sparrow_ops_exec_t e_bias, e_res, e_ln;
-  ck_assert(sparrow_ops_simd_prepare(&fab, SPARROW_OPS_BIAS_ADD, m, c, in0, &e_bias, msg,
-                                     sizeof(msg)) == SPARROW_OPS_OK);
-  ck_assert(sparrow_ops_simd_prepare(&fab, SPARROW_OPS_RESIDUAL_ADD, m, c, in1, &e_res, msg,
-                                     sizeof(msg)) == SPARROW_OPS_OK);
-  ck_assert(sparrow_ops_layernorm_prepare(&fab, m, c, x, gamma, beta, &e_ln, msg, sizeof(msg)) ==
-            SPARROW_OPS_OK);
+  sparrow_ops_exec_t e[3];
   sparrow_df_section_t sec;
-  memset(&sec, 0, sizeof(sec));
-  sec.name = "split";
-  sec.nsteps = 3;
-  sec.step[0] = (sparrow_df_step_t){&e_bias, 0};
-  sec.step[1] = (sparrow_df_step_t){&e_res, 0};
-  sec.step[2] = (sparrow_df_step_t){&e_ln, 0};
-  sec.nlinks = 2;
-  sec.link[0] = (sparrow_df_link_t){0, e_bias.job[0].out_buf, 1, 1, false};
-  sec.link[1] = (sparrow_df_link_t){1, e_res.job[0].out_buf, 2, 0, true};
+  attn_out_section(&fab, m, c, x, x, bias, gamma, beta, e, &sec);
   uint64_t addr[SPARROW_DF_MAX_STEPS][SPARROW_OPS_EXEC_MAX_BUFS];
   memset(addr, 0, sizeof(addr));
   for (uint32_t s = 0; s < 3; ++s) {
@@ -296,12 +300,12 @@ START_TEST(test_launch_split_and_refusals) {
 
   // A link backwards, a link into a buffer the step does not read, a step walking other rows.
   sparrow_df_section_t bad = sec;
-  bad.link[0] = (sparrow_df_link_t){1, e_res.job[0].out_buf, 0, 0, false};
+  bad.link[0] = (sparrow_df_link_t){1, e[1].job[0].out_buf, 0, 0, false};
   ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)),
                    SPARROW_OPS_E_ARG);
   ck_assert_msg(strstr(msg, "earlier step") != NULL, "%s", msg);
   bad = sec;
-  bad.link[1].to_buf = e_ln.job[0].out_buf;
+  bad.link[1].to_buf = e[2].job[0].out_buf;
   ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)),
                    SPARROW_OPS_E_ARG);
   sparrow_ops_exec_t e_short;
@@ -313,33 +317,20 @@ START_TEST(test_launch_split_and_refusals) {
                    SPARROW_OPS_E_ARG);
   ck_assert_msg(strstr(msg, "rows") != NULL, "%s", msg);
   bad = sec;
-  bad.step[1].exec = &e_bias;
+  bad.step[1].exec = &e[0];
   ck_assert_int_eq(sparrow_df_section_layout(&bad, &fab, &lay, msg, sizeof(msg)),
                    SPARROW_OPS_E_ARG);
   // Rows too wide for a PMU: one row of the two linked tensors needs more lines than it has.
   sparrow_ops_fabric_t small = fab;
   small.pmu_words = 256;  // 64 lines: one row of the two linked tensors needs 100
-  sparrow_ops_exec_t s_bias, s_res, s_ln;
-  ck_assert(sparrow_ops_simd_prepare(&small, SPARROW_OPS_BIAS_ADD, m, c, in0, &s_bias, msg,
-                                     sizeof(msg)) == SPARROW_OPS_OK);
-  ck_assert(sparrow_ops_simd_prepare(&small, SPARROW_OPS_RESIDUAL_ADD, m, c, in1, &s_res, msg,
-                                     sizeof(msg)) == SPARROW_OPS_OK);
-  ck_assert(sparrow_ops_layernorm_prepare(&small, m, c, x, gamma, beta, &s_ln, msg, sizeof(msg)) ==
-            SPARROW_OPS_OK);
-  bad = sec;
-  bad.step[0].exec = &s_bias;
-  bad.step[1].exec = &s_res;
-  bad.step[2].exec = &s_ln;
+  sparrow_ops_exec_t e_small[3];
+  attn_out_section(&small, m, c, x, x, bias, gamma, beta, e_small, &bad);
   ck_assert_int_eq(sparrow_df_section_layout(&bad, &small, &lay, msg, sizeof(msg)),
                    SPARROW_OPS_E_UNSUPPORTED);
   ck_assert_msg(strstr(msg, "do not fit") != NULL, "%s", msg);
-  sparrow_ops_exec_free(&s_bias);
-  sparrow_ops_exec_free(&s_res);
-  sparrow_ops_exec_free(&s_ln);
+  free_execs(e_small, 3);
   sparrow_ops_exec_free(&e_short);
-  sparrow_ops_exec_free(&e_bias);
-  sparrow_ops_exec_free(&e_res);
-  sparrow_ops_exec_free(&e_ln);
+  free_execs(e, 3);
   free(x), free(bias), free(gamma), free(beta);
 }
 END_TEST
