@@ -2,13 +2,9 @@
 /*
  * The natural logarithm of the PCU's SIMD mode (sparrow_fp_log.h, docs/numerics.md "log").
  *
- * Written the way sparrow_fp_special.c writes its functions, whose machinery this file repeats
- * (that file keeps it private): the body is written once against two operations fadd() and fmul()
- * and plain integer bit manipulation, and instantiated twice:
- *   - the definition, where fadd/fmul are sparrow_fp_add/sparrow_fp_mul (each collects its flags);
- *   - the fast form, where they are the host's binary32 add and multiply inside one MXCSR flag
- *     window (sparrow_fp_selfcheck() proves the host computes what sparrow_fp_add/mul compute);
- *     intermediate NaNs are canonicalized after every host operation, so even their bits agree.
+ * Written the way sparrow_fp_special.c writes its functions, with the same machinery
+ * (sparrow_fp_twin.h): the body is written once against fadd() and fmul() and plain integer bit
+ * manipulation, and instantiated as the definition and as the fast form in one MXCSR flag window.
  * tests/unit/test_fp_log.c checks the two forms against each other and both against libm's log.
  *
  * The algorithm (every step is one operation of the SIMD lanes, host/ops/simd_special.c):
@@ -23,35 +19,9 @@
  */
 #include "sparrow_fp_log.h"
 
-#include "sparrow_fp.h"
+#include "sparrow_fp_twin.h"
 
-#include <float.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <string.h>
-
-#ifdef __FAST_MATH__
-#error "sparrow_fp_log.c must not be compiled with -ffast-math: it relies on exact IEEE-754"
-#endif
-#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
-#error "sparrow_fp_log.c needs FLT_EVAL_METHOD == 0: binary32 operations must round to binary32"
-#endif
-
-#define SIGN_BIT 0x80000000u
-#define ABS_MASK 0x7FFFFFFFu
-#define FRACTION_MASK 0x007FFFFFu
-#define EXPONENT_SHIFT 23
-#define EXPONENT_BIAS 127
-#define INF_BITS 0x7F800000u
-#define MIN_NORMAL_BITS 0x00800000u
-#define HIGH12_MASK 0xFFFFF000u /* 12 significant bits: the hidden bit, 11 of the fraction */
-
-#define F_ZERO 0x00000000u
-#define F_ONE 0x3F800000u
 #define F_NEG_ONE 0xBF800000u
-#define F_HALF 0x3F000000u
-#define F_MAX 0x7F7FFFFFu  /* FLT_MAX * FLT_MAX is +inf with OF|NX: how a pole signals */
-#define F_2P64 0x5F800000u /* 2^64: brings a subnormal input into the normal range, exactly */
 
 /* The reduction: adding LOG_REDUCE_OFFSET to the bits carries into the exponent exactly when the
    significand is at least sqrt(2) (bits 0x3504F3 and up), and the fraction plus LOG_SQRT_HALF is
@@ -74,100 +44,6 @@
 #define LOG_Q5 0xBE06C1C6u
 #define LOG_Q6 0x3E02BF5Au
 #define LOG_Q7 0xBD9C8EDEu
-
-static inline bool is_nan(uint32_t x) {
-  return (x & ABS_MASK) > INF_BITS;
-}
-
-static inline uint32_t negate(uint32_t x) {
-  return x ^ SIGN_BIT;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* The two backends (as in sparrow_fp_special.c). */
-
-#if defined(__x86_64__) && defined(__SSE__)
-#define LOG_HOST_BACKEND 1
-#else
-#define LOG_HOST_BACKEND 0 /* the fast form is the definition */
-#endif
-
-typedef struct {
-  bool host;       /* a constant in every instantiation: the host's arithmetic, flags read later */
-  uint8_t flags;   /* the definition's flags, collected operation by operation */
-  uint32_t anchor; /* host: an opaque 0 produced inside the flag window (see fadd) */
-} ctx_t;
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-
-ALWAYS_INLINE float float_from_bits(uint32_t bits) {
-  float value;
-  memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
-ALWAYS_INLINE uint32_t bits_from_float(float value) {
-  uint32_t bits;
-  memcpy(&bits, &value, sizeof bits);
-  return bits;
-}
-
-ALWAYS_INLINE uint32_t host_canonical(float value) {
-  uint32_t bits = bits_from_float(value);
-  return is_nan(bits) ? SPARROW_FP_CANONICAL_NAN : bits;
-}
-
-/* Host operations hide their operands from the optimizer behind an empty asm that depends on
-   ctx->anchor, so that no operation on constants is folded or moved out of the flag window. */
-ALWAYS_INLINE uint32_t fadd(ctx_t *ctx, uint32_t a, uint32_t b) {
-  if (ctx->host) {
-    float fa = float_from_bits(a);
-    float fb = float_from_bits(b);
-#if LOG_HOST_BACKEND
-    __asm__("" : "+x"(fa), "+x"(fb) : "r"(ctx->anchor));
-#endif
-    return host_canonical(fa + fb);
-  }
-  return sparrow_fp_add(a, b, &ctx->flags);
-}
-
-ALWAYS_INLINE uint32_t fmul(ctx_t *ctx, uint32_t a, uint32_t b) {
-  if (ctx->host) {
-    float fa = float_from_bits(a);
-    float fb = float_from_bits(b);
-#if LOG_HOST_BACKEND
-    __asm__("" : "+x"(fa), "+x"(fb) : "r"(ctx->anchor));
-#endif
-    return host_canonical(fa * fb);
-  }
-  return sparrow_fp_mul(a, b, &ctx->flags);
-}
-
-#if LOG_HOST_BACKEND
-/* MXCSR status bits: IE 0, DE 1 (not an IEEE flag), ZE 2, OE 3, UE 4, PE 5. */
-#define MXCSR_FLAG_BITS 0x3Fu
-
-static inline unsigned host_window_open(void) {
-  unsigned caller;
-  __asm__ volatile("stmxcsr %0" : "=m"(caller));
-  unsigned cleared = caller & ~MXCSR_FLAG_BITS;
-  __asm__ volatile("ldmxcsr %0" : : "m"(cleared));
-  return caller;
-}
-
-static inline uint8_t host_window_close(unsigned caller) {
-  unsigned status;
-  __asm__ volatile("stmxcsr %0" : "=m"(status));
-  __asm__ volatile("ldmxcsr %0" : : "m"(caller));
-  uint8_t flags = 0;
-  flags |= (status & (1u << 5)) ? SPARROW_FP_NX : 0;
-  flags |= (status & (1u << 4)) ? SPARROW_FP_UF : 0;
-  flags |= (status & (1u << 3)) ? SPARROW_FP_OF : 0;
-  flags |= (status & (1u << 2)) ? SPARROW_FP_DZ : 0;
-  flags |= (status & (1u << 0)) ? SPARROW_FP_NV : 0;
-  return flags;
-}
-#endif
 
 /* ---------------------------------------------------------------------------------------------- */
 /* log. */
@@ -225,31 +101,4 @@ ALWAYS_INLINE uint32_t log_body(ctx_t *ctx, uint32_t x) {
   return fadd(ctx, v, fmul(ctx, k, LOG_LN2_HI));
 }
 
-#if LOG_HOST_BACKEND
-uint32_t sparrow_fp_log_fast(uint32_t x, uint8_t *flags) {
-  unsigned caller = host_window_open();
-  uint32_t anchor = 0;
-  __asm__ volatile("" : "+r"(x), "+r"(anchor));
-  ctx_t ctx = {.host = true, .flags = 0, .anchor = anchor};
-  uint32_t result = log_body(&ctx, x);
-  __asm__ volatile("" : "+r"(result));
-  uint8_t raised = host_window_close(caller);
-  if (flags != NULL) {
-    *flags |= raised;
-  }
-  return result;
-}
-#else
-uint32_t sparrow_fp_log_fast(uint32_t x, uint8_t *flags) {
-  return sparrow_fp_log(x, flags);
-}
-#endif
-
-uint32_t sparrow_fp_log(uint32_t x, uint8_t *flags) {
-  ctx_t ctx = {.host = false, .flags = 0, .anchor = 0};
-  uint32_t result = log_body(&ctx, x);
-  if (flags != NULL) {
-    *flags |= ctx.flags;
-  }
-  return result;
-}
+SPARROW_FP_TWIN_DEFINE(log)

@@ -4,14 +4,9 @@
  * docs/numerics.md "Special functions").
  *
  * Every function body is written once, against two operations fadd() and fmul() and plain integer
- * bit manipulation, and instantiated twice:
- *   - the definition, where fadd/fmul are sparrow_fp_add/sparrow_fp_mul (each collects its flags);
- *   - the fast form, where they are the host's binary32 add and multiply (sparrow_fp_selfcheck()
- *     proves the host computes exactly what sparrow_fp_add/mul compute) and the flags are read once
- *     from MXCSR after the whole sequence: the OR of every operation's flags, which is what the
- *     definition collects. Intermediate NaNs are canonicalized after every host operation, so even
- *     their bits agree. tests/fp/fpulp_main.c checks the two forms against each other.
- * The bodies are always inlined with a constant backend, so each form compiles to straight code.
+ * bit manipulation, and instantiated twice by sparrow_fp_twin.h (shared with sparrow_fp_log.c): the
+ * definition (sparrow_fp_add/mul, flags collected per operation) and the fast form (the host's
+ * arithmetic in one flag window). tests/fp/fpulp_main.c checks the two forms against each other.
  *
  * The structure the SIMD mode mirrors (docs/fabric.md, "PCU SIMD mode"): every branch, special
  * inputs included, is a straight sequence of adds, multiplies and the integer operations of the
@@ -22,43 +17,10 @@
  */
 #include "sparrow_fp_special.h"
 
-#include "sparrow_fp.h"
-
-#include <float.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <string.h>
-
-#ifdef __FAST_MATH__
-#error "sparrow_fp_special.c must not be compiled with -ffast-math: it relies on exact IEEE-754"
-#endif
-#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
-#error "sparrow_fp_special.c needs FLT_EVAL_METHOD == 0: binary32 operations must round to binary32"
-#endif
-
-#define SIGN_BIT 0x80000000u
-#define ABS_MASK 0x7FFFFFFFu
-#define EXPONENT_MASK 0x7F800000u
-#define FRACTION_MASK 0x007FFFFFu
-#define QUIET_BIT 0x00400000u
-#define EXPONENT_SHIFT 23
-#define EXPONENT_BIAS 127
-#define INF_BITS 0x7F800000u
-#define MIN_NORMAL_BITS 0x00800000u
-
-#define F_ZERO 0x00000000u
-#define F_ONE 0x3F800000u  /* 1.0 */
-#define F_HALF 0x3F000000u /* 0.5 */
-#define F_MAX 0x7F7FFFFFu  /* FLT_MAX: FLT_MAX * FLT_MAX is +inf with OF|NX, how a pole signals */
-#define F_2P64 0x5F800000u /* 2^64: brings a subnormal input into the normal range, exactly */
-#define HIGH12_MASK 0xFFFFF000u /* 12 significant bits: the hidden bit, 11 of the fraction */
+#include "sparrow_fp_twin.h"
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Bit helpers (the "cheap integer operations" of the SIMD lanes). */
-
-static inline bool is_nan(uint32_t x) {
-  return (x & ABS_MASK) > INF_BITS;
-}
 
 static inline bool is_signalling_nan(uint32_t x) {
   return is_nan(x) && (x & QUIET_BIT) == 0;
@@ -72,10 +34,6 @@ static inline uint32_t pow2_bits(int k) {
 /* The unbiased exponent of a normal number (exponent extraction). */
 static inline int exponent_of(uint32_t x) {
   return (int)((x & EXPONENT_MASK) >> EXPONENT_SHIFT) - EXPONENT_BIAS;
-}
-
-static inline uint32_t negate(uint32_t x) {
-  return x ^ SIGN_BIT;
 }
 
 /* floor(v / 2): the lanes' arithmetic shift right by one, written portably. */
@@ -92,70 +50,6 @@ static inline int64_t order_key(uint32_t x) {
   return (x & SIGN_BIT) != 0 ? -magnitude : magnitude;
 }
 
-/* ---------------------------------------------------------------------------------------------- */
-/* The two backends. */
-
-#if defined(__x86_64__) && defined(__SSE__)
-#define SPECIAL_HOST_BACKEND 1
-#else
-#define SPECIAL_HOST_BACKEND 0 /* the fast forms are the definition (see DEFINE_FAST) */
-#endif
-
-typedef struct {
-  bool host;       /* a constant in every instantiation: the host's arithmetic, flags read later */
-  uint8_t flags;   /* the definition's flags, collected operation by operation */
-  uint32_t anchor; /* host: an opaque 0 produced inside the flag window (see fadd) */
-} ctx_t;
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-
-ALWAYS_INLINE float float_from_bits(uint32_t bits) {
-  float value;
-  memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
-ALWAYS_INLINE uint32_t bits_from_float(float value) {
-  uint32_t bits;
-  memcpy(&bits, &value, sizeof bits);
-  return bits;
-}
-
-ALWAYS_INLINE uint32_t host_canonical(float value) {
-  uint32_t bits = bits_from_float(value);
-  return is_nan(bits) ? SPARROW_FP_CANONICAL_NAN : bits;
-}
-
-/*
- * Host operations hide their operands from the optimizer behind an empty asm that also depends on
- * ctx->anchor: so an operation on constants (FLT_MAX * FLT_MAX) is neither folded at compile time
- * nor scheduled before the flag window opens, and its flags are raised where the definition raises
- * them.
- */
-ALWAYS_INLINE uint32_t fadd(ctx_t *ctx, uint32_t a, uint32_t b) {
-  if (ctx->host) {
-    float fa = float_from_bits(a);
-    float fb = float_from_bits(b);
-#if SPECIAL_HOST_BACKEND
-    __asm__("" : "+x"(fa), "+x"(fb) : "r"(ctx->anchor));
-#endif
-    return host_canonical(fa + fb);
-  }
-  return sparrow_fp_add(a, b, &ctx->flags);
-}
-
-ALWAYS_INLINE uint32_t fmul(ctx_t *ctx, uint32_t a, uint32_t b) {
-  if (ctx->host) {
-    float fa = float_from_bits(a);
-    float fb = float_from_bits(b);
-#if SPECIAL_HOST_BACKEND
-    __asm__("" : "+x"(fa), "+x"(fb) : "r"(ctx->anchor));
-#endif
-    return host_canonical(fa * fb);
-  }
-  return sparrow_fp_mul(a, b, &ctx->flags);
-}
-
 /* The NaN path: x + 0 is the canonical NaN, with NV exactly when x signals. */
 ALWAYS_INLINE uint32_t nan_result(ctx_t *ctx, uint32_t x) {
   return fadd(ctx, x, F_ZERO);
@@ -165,38 +59,6 @@ ALWAYS_INLINE uint32_t nan_result(ctx_t *ctx, uint32_t x) {
 ALWAYS_INLINE uint32_t pole_result(ctx_t *ctx, uint32_t sign) {
   return sign | fmul(ctx, F_MAX, F_MAX);
 }
-
-#if SPECIAL_HOST_BACKEND
-/*
- * The flag window around one host sequence. MXCSR status bits: IE 0, DE 1 (not an IEEE flag),
- * ZE 2, OE 3, UE 4, PE 5. The empty asm statements tie the data to the window: the operands pass
- * through one after the flags are cleared (so no operation can be scheduled before the clear) and
- * the result through one before they are read (so every operation that fed it is done). Volatile
- * asm statements keep their order among themselves.
- */
-#define MXCSR_FLAG_BITS 0x3Fu
-
-static inline unsigned host_window_open(void) {
-  unsigned caller;
-  __asm__ volatile("stmxcsr %0" : "=m"(caller));
-  unsigned cleared = caller & ~MXCSR_FLAG_BITS;
-  __asm__ volatile("ldmxcsr %0" : : "m"(cleared));
-  return caller;
-}
-
-static inline uint8_t host_window_close(unsigned caller) {
-  unsigned status;
-  __asm__ volatile("stmxcsr %0" : "=m"(status));
-  __asm__ volatile("ldmxcsr %0" : : "m"(caller));
-  uint8_t flags = 0;
-  flags |= (status & (1u << 5)) ? SPARROW_FP_NX : 0;
-  flags |= (status & (1u << 4)) ? SPARROW_FP_UF : 0;
-  flags |= (status & (1u << 3)) ? SPARROW_FP_OF : 0;
-  flags |= (status & (1u << 2)) ? SPARROW_FP_DZ : 0;
-  flags |= (status & (1u << 0)) ? SPARROW_FP_NV : 0;
-  return flags;
-}
-#endif
 
 /* ---------------------------------------------------------------------------------------------- */
 /* exp. */
@@ -466,43 +328,10 @@ ALWAYS_INLINE uint32_t tanh_body(ctx_t *ctx, uint32_t x) {
 /* ---------------------------------------------------------------------------------------------- */
 /* The two instantiations of each unary function. */
 
-#if SPECIAL_HOST_BACKEND
-#define DEFINE_FAST(name)                                         \
-  uint32_t sparrow_fp_##name##_fast(uint32_t x, uint8_t *flags) { \
-    unsigned caller = host_window_open();                         \
-    uint32_t anchor = 0;                                          \
-    __asm__ volatile("" : "+r"(x), "+r"(anchor));                 \
-    ctx_t ctx = {.host = true, .flags = 0, .anchor = anchor};     \
-    uint32_t result = name##_body(&ctx, x);                       \
-    __asm__ volatile("" : "+r"(result));                          \
-    uint8_t raised = host_window_close(caller);                   \
-    if (flags != NULL) {                                          \
-      *flags |= raised;                                           \
-    }                                                             \
-    return result;                                                \
-  }
-#else
-#define DEFINE_FAST(name)                                         \
-  uint32_t sparrow_fp_##name##_fast(uint32_t x, uint8_t *flags) { \
-    return sparrow_fp_##name(x, flags);                           \
-  }
-#endif
-
-#define DEFINE_UNARY(name)                                 \
-  uint32_t sparrow_fp_##name(uint32_t x, uint8_t *flags) { \
-    ctx_t ctx = {.host = false, .flags = 0, .anchor = 0};  \
-    uint32_t result = name##_body(&ctx, x);                \
-    if (flags != NULL) {                                   \
-      *flags |= ctx.flags;                                 \
-    }                                                      \
-    return result;                                         \
-  }                                                        \
-  DEFINE_FAST(name)
-
-DEFINE_UNARY(exp)
-DEFINE_UNARY(recip)
-DEFINE_UNARY(rsqrt)
-DEFINE_UNARY(tanh)
+SPARROW_FP_TWIN_DEFINE(exp)
+SPARROW_FP_TWIN_DEFINE(recip)
+SPARROW_FP_TWIN_DEFINE(rsqrt)
+SPARROW_FP_TWIN_DEFINE(tanh)
 
 uint32_t sparrow_fp_div(uint32_t a, uint32_t b, uint8_t *flags) {
   uint8_t local = 0;
