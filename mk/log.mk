@@ -16,6 +16,7 @@ UNIT_TESTS += $(TBIN)/test_fp_log
 
 # (The fragments after this one define the host objects' variables; the paths are spelled out.)
 $(TBIN)/test_fp_log: $(OBJ)/tests/unit/test_fp_log.o $(OBJ)/tests/unit/model_env.o \
+                     $(OBJ)/tests/unit/model_env_simd.o \
                      $(OBJ)/tests/fp/fpulp_check.o $(OBJ)/host/ops/simd_asm.o \
                      $(OBJ)/host/ops/simd_special.o $(MODEL_LIB)
 	@mkdir -p $(@D)

@@ -23,14 +23,14 @@ $(OBJ)/tests/unit/test_simd%.o: CFLAGS += $(HOST_INC) -Isim/model
 # The special functions' suite runs each macro on the golden model in-process (MODEL_LIB), with
 # the model suites' fixture (tests/unit/model_env.c).
 $(TBIN)/test_simd_special: $(OBJ)/tests/unit/test_simd_special.o $(OBJ)/tests/unit/model_env.o \
-                           $(SIMD_ASM_OBJS) $(MODEL_LIB)
+                           $(OBJ)/tests/unit/model_env_simd.o $(SIMD_ASM_OBJS) $(MODEL_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 # The assembler, runner and operators' suite: programs built by the ops library run on the golden
 # model in-process, compared with the golden-order references.
-$(TBIN)/test_simd_ops: $(OBJ)/tests/unit/test_simd_ops.o $(SIMD_OPS_OBJS) $(HOST_OPS_OBJS) \
-                       $(HOST_REF_OBJS) $(FP_MODEL_OBJS) $(MODEL_LIB) $(DRIVER_LIB)
+$(TBIN)/test_simd_ops: $(OBJ)/tests/unit/test_simd_ops.o $(OPS_FIXTURE_SIMD_OBJS) $(SIMD_OPS_OBJS) \
+                       $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(FP_MODEL_OBJS) $(MODEL_LIB) $(DRIVER_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)
 
@@ -48,9 +48,9 @@ ATTN_OPS_OBJS := $(addprefix $(OBJ)/host/ops/,op_softmax.o op_attention.o) \
 $(BIN)/sparrow: $(OBJ)/host/cli/cmd_kernel_attn.o $(ATTN_OPS_OBJS)
 UNIT_TESTS += $(TBIN)/test_attention
 $(OBJ)/tests/unit/test_attention.o: CFLAGS += $(HOST_INC) -Isim/model
-$(TBIN)/test_attention: $(OBJ)/tests/unit/test_attention.o $(ATTN_OPS_OBJS) $(SIMD_OPS_OBJS) \
-                        $(HOST_RUN_OBJS) $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(FP_MODEL_OBJS) \
-                        $(MODEL_LIB) $(DRIVER_LIB)
+$(TBIN)/test_attention: $(OBJ)/tests/unit/test_attention.o $(OPS_FIXTURE_SIMD_OBJS) \
+                        $(ATTN_OPS_OBJS) $(SIMD_OPS_OBJS) $(HOST_RUN_OBJS) $(HOST_OPS_OBJS) \
+                        $(HOST_REF_OBJS) $(FP_MODEL_OBJS) $(MODEL_LIB) $(DRIVER_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)
 
@@ -63,9 +63,9 @@ LN_EMBED_OPS_OBJS := $(addprefix $(OBJ)/host/ops/,op_layernorm.o op_embedding.o)
 $(BIN)/sparrow: $(OBJ)/host/cli/cmd_kernel_ln_embed.o $(LN_EMBED_OPS_OBJS)
 UNIT_TESTS += $(TBIN)/test_ln_embed
 $(OBJ)/tests/unit/test_ln_embed.o: CFLAGS += $(HOST_INC) -Isim/model
-$(TBIN)/test_ln_embed: $(OBJ)/tests/unit/test_ln_embed.o $(LN_EMBED_OPS_OBJS) $(SIMD_OPS_OBJS) \
-                       $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(FP_MODEL_OBJS) $(MODEL_LIB) \
-                       $(DRIVER_LIB)
+$(TBIN)/test_ln_embed: $(OBJ)/tests/unit/test_ln_embed.o $(OPS_FIXTURE_SIMD_OBJS) \
+                       $(LN_EMBED_OPS_OBJS) $(SIMD_OPS_OBJS) $(HOST_OPS_OBJS) $(HOST_REF_OBJS) \
+                       $(FP_MODEL_OBJS) $(MODEL_LIB) $(DRIVER_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)
 
@@ -80,9 +80,9 @@ LOSS_OPS_OBJS := $(addprefix $(OBJ)/host/ops/,op_loss.o op_adamw.o) \
 $(BIN)/sparrow: $(OBJ)/host/cli/cmd_kernel_loss.o $(LOSS_OPS_OBJS)
 UNIT_TESTS += $(TBIN)/test_loss_adamw
 $(OBJ)/tests/unit/test_loss_adamw.o: CFLAGS += $(HOST_INC) -Isim/model
-$(TBIN)/test_loss_adamw: $(OBJ)/tests/unit/test_loss_adamw.o $(LOSS_OPS_OBJS) $(SIMD_OPS_OBJS) \
-                         $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(FP_MODEL_OBJS) $(MODEL_LIB) \
-                         $(DRIVER_LIB)
+$(TBIN)/test_loss_adamw: $(OBJ)/tests/unit/test_loss_adamw.o $(OPS_FIXTURE_SIMD_OBJS) \
+                         $(LOSS_OPS_OBJS) $(SIMD_OPS_OBJS) $(HOST_OPS_OBJS) $(HOST_REF_OBJS) \
+                         $(FP_MODEL_OBJS) $(MODEL_LIB) $(DRIVER_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)
 

@@ -22,7 +22,7 @@ $(TBIN)/test_mask: $(OBJ)/tests/unit/test_mask.o $(OBJ)/host/ops/mask.o $(DRIVER
 # The operators' suite runs the programs on the golden model in-process (MODEL_LIB) and uses the
 # driver's fake device (tests/unit/test_driver_fake.c) to count what reaches a device.
 $(TBIN)/test_ops_sparse: $(OBJ)/tests/unit/test_ops_sparse.o $(OBJ)/tests/unit/test_driver_fake.o \
-                         $(HOST_RUN_OBJS) $(HOST_OPS_OBJS) $(HOST_REF_OBJS) $(FP_MODEL_OBJS) \
-                         $(MODEL_LIB) $(DRIVER_LIB)
+                         $(OPS_FIXTURE_OBJS) $(HOST_RUN_OBJS) $(HOST_OPS_OBJS) $(HOST_REF_OBJS) \
+                         $(FP_MODEL_OBJS) $(MODEL_LIB) $(DRIVER_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ -pthread $(CHECK_LIBS) $(DRIVER_LDLIBS) $(LDLIBS)

@@ -26,6 +26,7 @@
 #include "../../sim/model/sparrow_fp.h"
 #include "cli.h"
 #include "json.h"
+#include "kernel_common.h"
 #include "sparrow.h"
 #include "sparrow_nn.h"
 #include "sparrow_ops.h"
@@ -59,85 +60,48 @@ static const char *const kSummary[OP_COUNT] = {
 #define MAX_DIM 16384u
 #define MAX_ATTN_DIM 4096u
 #define SEED_IN1 0x5A5A5A5Aull
-#define SOFTMAX_X_EXPONENT_STEP (3u << 23)  // x 8, exact
+#define SOFTMAX_X_EXPONENT 3  // x 8, exact
 
 #define F_INF 0x7F800000u
 #define F_QNAN 0x7FC00000u
 #define F_2P70 0x62800000u
 
 bool sparrow_cli_kernel_attn_has(const char *name) {
-  for (unsigned i = 0; name != NULL && i < OP_COUNT; ++i) {
-    if (strcmp(name, kNames[i]) == 0) {
-      return true;
-    }
-  }
-  return false;
+  return sparrow_cli_kc_find(kNames, OP_COUNT, name) >= 0;
 }
 
 void sparrow_cli_kernel_attn_list(FILE *out) {
-  for (unsigned i = 0; i < OP_COUNT; ++i) {
-    fprintf(out, "%s\n", kNames[i]);
-  }
+  sparrow_cli_kc_list(out, kNames, OP_COUNT);
 }
 
 typedef struct attn_args {
   attn_op_t op;
-  uint32_t B, T, C, NH;  // attention
-  uint32_t m, n;         // softmax
-  uint64_t seed;
-  bool special;
-  const char *device;
-  bool json;
+  uint32_t B, T, C, NH;     // attention
+  uint32_t m, n;            // softmax
+  sparrow_cli_kc_opts_t o;  // --device, --seed, --special, --json
 } attn_args_t;
 
 static bool is_attention(attn_op_t op) {
   return op == OP_ATTENTION || op == OP_ATTENTION_BWD;
 }
 
-static int parse_dim(const char *opt, const char *value, uint64_t hi, uint32_t *out) {
-  uint64_t v = 0;
-  if (!sparrow_cli_parse_u64(opt, value, 1, hi, &v)) {
-    return SPARROW_CLI_EXIT_USAGE;
-  }
-  *out = (uint32_t)v;
-  return SPARROW_CLI_EXIT_OK;
-}
-
 static int parse(int argc, char **argv, attn_args_t *a) {
   const char *name = kNames[a->op];
   for (int i = 0; i < argc; ++i) {
-    const char *value = NULL;
     int rc = SPARROW_CLI_EXIT_OK;
     bool attn = is_attention(a->op);
-    if (strcmp(argv[i], "--json") == 0) {
-      a->json = true;
-    } else if (strcmp(argv[i], "--special") == 0) {
-      a->special = true;
-    } else if (sparrow_cli_opt(argc, argv, &i, "--device", &value)) {
-      if (value == NULL || value[0] == '\0') {
-        sparrow_cli_error("--device needs a URI");
-        return SPARROW_CLI_EXIT_USAGE;
-      }
-      a->device = value;
-    } else if (sparrow_cli_opt(argc, argv, &i, "--seed", &value)) {
-      uint64_t v = 0;
-      if (!sparrow_cli_parse_u64("--seed", value, 0, UINT64_MAX, &v)) {
-        return SPARROW_CLI_EXIT_USAGE;
-      }
-      a->seed = v;
-    } else if (attn && sparrow_cli_opt(argc, argv, &i, "--b", &value)) {
-      rc = parse_dim("--b", value, MAX_ATTN_DIM, &a->B);
-    } else if (attn && sparrow_cli_opt(argc, argv, &i, "--t", &value)) {
-      rc = parse_dim("--t", value, MAX_ATTN_DIM, &a->T);
-    } else if (attn && sparrow_cli_opt(argc, argv, &i, "--c", &value)) {
-      rc = parse_dim("--c", value, MAX_ATTN_DIM, &a->C);
-    } else if (attn && sparrow_cli_opt(argc, argv, &i, "--heads", &value)) {
-      rc = parse_dim("--heads", value, MAX_ATTN_DIM, &a->NH);
-    } else if (!attn && sparrow_cli_opt(argc, argv, &i, "--m", &value)) {
-      rc = parse_dim("--m", value, MAX_DIM, &a->m);
-    } else if (!attn && sparrow_cli_opt(argc, argv, &i, "--n", &value)) {
-      rc = parse_dim("--n", value, MAX_DIM, &a->n);
-    } else {
+    bool known = sparrow_cli_kc_common_opt(argc, argv, &i, &a->o, &rc);
+    known =
+        known || (attn && sparrow_cli_kc_dim_opt(argc, argv, &i, "--b", MAX_ATTN_DIM, &a->B, &rc));
+    known =
+        known || (attn && sparrow_cli_kc_dim_opt(argc, argv, &i, "--t", MAX_ATTN_DIM, &a->T, &rc));
+    known =
+        known || (attn && sparrow_cli_kc_dim_opt(argc, argv, &i, "--c", MAX_ATTN_DIM, &a->C, &rc));
+    known = known ||
+            (attn && sparrow_cli_kc_dim_opt(argc, argv, &i, "--heads", MAX_ATTN_DIM, &a->NH, &rc));
+    known = known || (!attn && sparrow_cli_kc_dim_opt(argc, argv, &i, "--m", MAX_DIM, &a->m, &rc));
+    known = known || (!attn && sparrow_cli_kc_dim_opt(argc, argv, &i, "--n", MAX_DIM, &a->n, &rc));
+    if (!known) {
       sparrow_cli_error(
           "kernel %s: unknown option '%s' (options: %s --seed --special --device --json)", name,
           argv[i], attn ? "--b --t --c --heads" : "--m --n");
@@ -200,11 +164,11 @@ static void put(uint32_t *x, uint32_t width, uint32_t row, uint32_t col, uint32_
 // 2^70 (their score overflows: OF, then a NaN row).
 static void make_attention(const attn_args_t *a, uint32_t *qkv, uint32_t *dout) {
   const uint32_t B = a->B, T = a->T, C = a->C, C3 = 3 * C, hs = C / a->NH;
-  sparrow_ref_fill_uniform(a->seed, (size_t)B * T * C3, qkv);
+  sparrow_ref_fill_uniform(a->o.seed, (size_t)B * T * C3, qkv);
   if (dout != NULL) {
-    sparrow_ref_fill_uniform(a->seed ^ SEED_IN1, (size_t)B * T * C, dout);
+    sparrow_ref_fill_uniform(a->o.seed ^ SEED_IN1, (size_t)B * T * C, dout);
   }
-  if (!a->special) {
+  if (!a->o.special) {
     return;
   }
   uint32_t t1 = T > 1 ? 1u : 0u, t3 = T > 3 ? 3u : T - 1u;
@@ -224,14 +188,11 @@ static void make_attention(const attn_args_t *a, uint32_t *qkv, uint32_t *dout) 
 // +inf (a NaN row), with a NaN, with -inf (its probability is exactly 0).
 static void make_softmax(const attn_args_t *a, uint32_t *x, uint32_t *dy) {
   const uint32_t m = a->m, n = a->n;
-  sparrow_ref_fill_uniform(a->seed, (size_t)m * n, x);
-  for (size_t i = 0; i < (size_t)m * n; ++i) {
-    x[i] = x[i] == 0 ? 0u : x[i] + SOFTMAX_X_EXPONENT_STEP;
-  }
+  sparrow_cli_kc_fill(a->o.seed, (size_t)m * n, SOFTMAX_X_EXPONENT, x);
   if (dy != NULL) {
-    sparrow_ref_fill_uniform(a->seed ^ SEED_IN1, (size_t)m * n, dy);
+    sparrow_ref_fill_uniform(a->o.seed ^ SEED_IN1, (size_t)m * n, dy);
   }
-  if (!a->special) {
+  if (!a->o.special) {
     return;
   }
   const uint32_t kEqual = 0x40600000u, kBig = 0x7149F2CAu;  // 3.5, 1e30
@@ -257,16 +218,6 @@ static void make_softmax(const attn_args_t *a, uint32_t *x, uint32_t *dy) {
   }
 }
 
-static void flags_text(uint32_t flags, char *out, size_t len) {
-  snprintf(out, len, "%s%s%s%s%s%s", flags == 0 ? "none" : "", flags & SPARROW_FP_NV ? "NV " : "",
-           flags & SPARROW_FP_DZ ? "DZ " : "", flags & SPARROW_FP_OF ? "OF " : "",
-           flags & SPARROW_FP_UF ? "UF " : "", flags & SPARROW_FP_NX ? "NX" : "");
-  size_t end = strlen(out);
-  if (end > 0 && out[end - 1] == ' ') {
-    out[end - 1] = '\0';
-  }
-}
-
 // Copies the checked elements of a tensor (all, or a column block of each row) into dst.
 static size_t gather(const tensor_check_t *t, const uint32_t *src, uint32_t *dst) {
   if (t->width == 0) {
@@ -285,30 +236,12 @@ static size_t gather(const tensor_check_t *t, const uint32_t *src, uint32_t *dst
 
 static int run(const attn_args_t *a) {
   const char *name = kNames[a->op];
-  const char *why = NULL;
-  if (sparrow_fp_selfcheck(&why) != SPARROW_FP_SELFCHECK_OK) {
-    sparrow_cli_error("this host's binary32 arithmetic is unsuitable for the golden check: %s",
-                      why);
-    return SPARROW_CLI_EXIT_FAIL;
+  sparrow_cli_kc_dev_t kd;
+  int rc = sparrow_cli_kc_open(a->o.device, &kd);
+  if (rc != SPARROW_CLI_EXIT_OK) {
+    return rc;
   }
-  sparrow_dev_t *dev = NULL;
-  char msg[400] = "";
-  sparrow_status_t st = sparrow_open(a->device, &dev, msg, sizeof(msg));
-  if (st != SPARROW_OK) {
-    sparrow_cli_error("cannot open device '%s': %s: %s", a->device, sparrow_status_name(st), msg);
-    return st == SPARROW_E_ARG ? SPARROW_CLI_EXIT_USAGE : SPARROW_CLI_EXIT_FAIL;
-  }
-  sparrow_info_t info;
-  st = sparrow_info(dev, &info);
-  if (st != SPARROW_OK) {
-    sparrow_cli_error("info: %s: %s", sparrow_status_name(st), sparrow_last_error(dev));
-    sparrow_close(dev);
-    return SPARROW_CLI_EXIT_FAIL;
-  }
-  char config[sizeof(info.config) + 1];
-  memcpy(config, info.config, sizeof(info.config));
-  config[sizeof(info.config)] = '\0';
-  const char *fabric = info.fabric != NULL ? info.fabric : "?";
+  const sparrow_info_t info = kd.info;
   const bool attn = is_attention(a->op), bwd = a->op == OP_ATTENTION_BWD || a->op == OP_SOFTMAX_BWD;
   char shape[96];
   if (attn) {
@@ -322,15 +255,14 @@ static int run(const attn_args_t *a) {
   uint64_t need =
       attn ? (bwd ? 3u : 2u) * 4ull * a->T * a->B * a->NH * ((a->T + lanes - 1u) / lanes * lanes)
            : (bwd ? 3u : 2u) * 4ull * a->n * ((a->m + lanes - 1u) / lanes * lanes);
-  if (need > info.dram_bytes) {
-    sparrow_cli_error("%s %s needs %llu bytes of device memory; the device has %llu", name, shape,
-                      (unsigned long long)need, (unsigned long long)info.dram_bytes);
-    sparrow_close(dev);
+  char what[160];
+  snprintf(what, sizeof(what), "%s %s", name, shape);
+  if (!sparrow_cli_kc_fits(&kd, what, need, false)) {
     return SPARROW_CLI_EXIT_FAIL;
   }
-  sparrow_cli_log("%s %s%s on %s (configuration %s, %s fabric, %u tiles x %u lanes)", name, shape,
-                  a->special ? " with special values" : "", a->device, config, fabric, info.tiles,
-                  info.lanes);
+  char line[192];
+  snprintf(line, sizeof(line), "%s%s", what, a->o.special ? " with special values" : "");
+  sparrow_cli_kc_log_device(&kd, line, a->o.device);
 
   // Inputs and outputs.
   data_t d;
@@ -376,7 +308,7 @@ static int run(const attn_args_t *a) {
     sparrow_cli_error("%s %s: host out of memory", name, shape);
     free(scratch);
     free_data(&d);
-    sparrow_close(dev);
+    sparrow_cli_kc_close(&kd);
     return SPARROW_CLI_EXIT_FAIL;
   }
   // The backward's forward quantities: the golden forward's (the device's, bit for bit).
@@ -404,11 +336,13 @@ static int run(const attn_args_t *a) {
   if (oom) {
     sparrow_cli_error("%s %s: host out of memory", name, shape);
     free_data(&d);
-    sparrow_close(dev);
+    sparrow_cli_kc_close(&kd);
     return SPARROW_CLI_EXIT_FAIL;
   }
 
   sparrow_ops_attn_stats_t stats;
+  sparrow_dev_t *dev = kd.dev;
+  char msg[400] = "";
   double t0 = sparrow_cli_now();
   sparrow_ops_status_t ost;
   switch (a->op) {
@@ -430,7 +364,7 @@ static int run(const attn_args_t *a) {
       break;
   }
   double wall_s = sparrow_cli_now() - t0;
-  sparrow_close(dev);
+  sparrow_cli_kc_close(&kd);
   if (ost != SPARROW_OPS_OK) {
     sparrow_cli_error("%s %s failed: %s", name, shape, msg);
     free_data(&d);
@@ -492,58 +426,34 @@ static int run(const attn_args_t *a) {
     checks[nchecks++] =
         (tensor_check_t){bwd ? "dx" : "y", mn, d.out[0], d.golden[0], d.plain[0], 0, 0, 0};
   }
-  size_t mismatches = 0, nonfinite_mismatches = 0, nonfinite = 0, nans = 0, total_out = 0;
-  double err = 0.0, errs[MAX_TENSORS];
+  sparrow_cli_kc_check_t c;
+  sparrow_cli_kc_check_init(&c);
   for (uint32_t j = 0; j < d.outputs; ++j) {
-    total_out += d.out_count[j];
-    mismatches += sparrow_ref_count_mismatches(d.out_count[j], d.out[j], d.golden[j]);
-    for (size_t e = 0; e < d.out_count[j]; ++e) {
-      if ((d.out[j][e] & F_INF) == F_INF) {
-        nonfinite++;
-        nans += (d.out[j][e] & 0x007FFFFFu) != 0;
-      }
-    }
+    sparrow_cli_kc_check_bits(&c, d.out_count[j], d.out[j], d.golden[j]);
   }
   uint32_t *ta = malloc(n_qkv * 4 + mn * 4 + n_att * 4 + 4);
   uint32_t *tb = malloc(n_qkv * 4 + mn * 4 + n_att * 4 + 4);
-  uint32_t *all = malloc((total_out + 1) * 4), *all_gold = malloc((total_out + 1) * 4);
-  if (ta == NULL || tb == NULL || all == NULL || all_gold == NULL) {
+  if (ta == NULL || tb == NULL) {
     sparrow_cli_error("%s: host out of memory", name);
-    free(ta), free(tb), free(all), free(all_gold);
+    free(ta), free(tb);
     free_data(&d);
     return SPARROW_CLI_EXIT_FAIL;
   }
-  for (uint32_t c = 0; c < nchecks; ++c) {
-    size_t count = gather(&checks[c], checks[c].dev, ta);
-    gather(&checks[c], checks[c].plain, tb);
-    size_t bad = 0;
-    errs[c] = sparrow_ref_norm_rel_err(count, ta, tb, &bad);
-    err = errs[c] > err || isnan(errs[c]) ? errs[c] : err;
-    nonfinite_mismatches += bad;
+  for (uint32_t k = 0; k < nchecks; ++k) {
+    size_t count = gather(&checks[k], checks[k].dev, ta);
+    gather(&checks[k], checks[k].plain, tb);
+    sparrow_cli_kc_check_norm(&c, checks[k].name, count, ta, tb, tolerance);
   }
+  free(ta), free(tb);
   // The checksums cover the outputs in order, as one array.
-  size_t at = 0;
-  for (uint32_t j = 0; j < d.outputs; ++j) {
-    memcpy(all + at, d.out[j], d.out_count[j] * 4);
-    memcpy(all_gold + at, d.golden[j], d.out_count[j] * 4);
-    at += d.out_count[j];
-  }
-  uint64_t checksum = sparrow_ref_fnv1a64(total_out, all);
-  uint64_t golden_checksum = sparrow_ref_fnv1a64(total_out, all_gold);
-  free(ta), free(tb), free(all), free(all_gold);
+  bool summed = sparrow_cli_kc_checksums(&c, name, d.outputs, d.out_count, d.out, d.golden);
   free_data(&d);
+  if (!summed) {
+    return SPARROW_CLI_EXIT_FAIL;
+  }
+  sparrow_cli_kc_check_finish(&c, stats.fp_status, golden_flags);
 
-  bool exact = mismatches == 0;
-  bool flags_exact = stats.fp_status == golden_flags;
-  bool within = err <= tolerance && nonfinite_mismatches == 0;
-  char flags[32], gflags[32];
-  flags_text(stats.fp_status, flags, sizeof(flags));
-  flags_text(golden_flags, gflags, sizeof(gflags));
-  char checksum_hex[19], golden_hex[19];
-  snprintf(checksum_hex, sizeof(checksum_hex), "%016llx", (unsigned long long)checksum);
-  snprintf(golden_hex, sizeof(golden_hex), "%016llx", (unsigned long long)golden_checksum);
-
-  if (a->json) {
+  if (a->o.json) {
     sparrow_json_t j;
     sparrow_json_begin(&j, stdout);
     sparrow_json_str(&j, "op", name);
@@ -556,29 +466,12 @@ static int run(const attn_args_t *a) {
       sparrow_json_u64(&j, "m", a->m);
       sparrow_json_u64(&j, "n", a->n);
     }
-    sparrow_json_str(&j, "device", a->device);
-    sparrow_json_str(&j, "config", config);
-    sparrow_json_str(&j, "fabric", fabric);
-    sparrow_json_u64(&j, "seed", a->seed);
-    sparrow_json_bool(&j, "special", a->special);
-    sparrow_json_bool(&j, "exact", exact);
-    sparrow_json_u64(&j, "mismatches", mismatches);
-    sparrow_json_u64(&j, "elements", total_out);
-    sparrow_json_u64(&j, "fp_status", stats.fp_status);
-    sparrow_json_str(&j, "fp_flags", flags);
-    sparrow_json_u64(&j, "golden_fp_status", golden_flags);
-    sparrow_json_bool(&j, "flags_exact", flags_exact);
-    sparrow_json_u64(&j, "nonfinite", nonfinite);
-    sparrow_json_u64(&j, "nans", nans);
-    for (uint32_t c = 0; c < nchecks; ++c) {
-      char key[32];
-      snprintf(key, sizeof(key), "err_%s", checks[c].name);
-      sparrow_json_f64(&j, key, errs[c]);
-    }
-    sparrow_json_f64(&j, "norm_rel_err", err);
+    sparrow_cli_kc_json_run(&j, &a->o, &kd);
+    sparrow_cli_kc_json_bits(&j, &c);
+    sparrow_cli_kc_json_errs(&j, &c, false);
+    sparrow_json_f64(&j, "norm_rel_err", c.err_max);
     sparrow_json_f64(&j, "tolerance", tolerance);
-    sparrow_json_u64(&j, "nonfinite_mismatches", nonfinite_mismatches);
-    sparrow_json_bool(&j, "within", within);
+    sparrow_cli_kc_json_within(&j, &c);
     sparrow_json_u64(&j, "cycles", stats.cycles);
     sparrow_json_u64(&j, "gemm_cycles", stats.gemm_cycles);
     sparrow_json_u64(&j, "simd_cycles", stats.simd_cycles);
@@ -592,59 +485,35 @@ static int run(const attn_args_t *a) {
     sparrow_json_u64(&j, "program_entries", stats.entries);
     sparrow_json_u64(&j, "simd_insns", stats.simd_insns);
     sparrow_json_u64(&j, "body_groups", stats.simd_body_groups);
-    sparrow_json_f64(&j, "wall_s", wall_s);
-    sparrow_json_str(&j, "checksum", checksum_hex);
-    sparrow_json_str(&j, "golden_checksum", golden_hex);
-    sparrow_json_end(&j);
+    sparrow_cli_kc_json_end(&j, &c, wall_s);
   } else {
-    printf("%s %s on %s (configuration %s, %s fabric), seed %llu%s\n", name, shape, a->device,
-           config, fabric, (unsigned long long)a->seed,
-           a->special ? ", special values among the inputs" : "");
+    sparrow_cli_kc_print_title(&a->o, &kd, what,
+                               a->o.special ? ", special values among the inputs" : "", NULL);
     printf("  operator       %s\n", kSummary[a->op]);
     printf(
         "  program        %u GEMM(s), %u SIMD job(s) (%u instructions, %u issue group(s) per "
         "beat), %u launch(es)\n",
         stats.gemms, stats.simd_jobs, stats.simd_insns, stats.simd_body_groups, stats.launches);
-    printf("  golden check   %s: %zu of %zu elements differ (bit-exact required)\n",
-           exact ? "exact" : "FAILED", mismatches, total_out);
-    printf("  fp status      %s (golden: %s)%s\n", flags, gflags, flags_exact ? "" : " FAILED");
-    printf("  float check    %s: normwise error", within ? "ok" : "FAILED");
-    for (uint32_t c = 0; c < nchecks; ++c) {
-      printf("%s %s %.3g", c ? "," : "", checks[c].name, errs[c]);
+    sparrow_cli_kc_print_bits(&c);
+    printf("  float check    %s: normwise error", c.within ? "ok" : "FAILED");
+    for (uint32_t k = 0; k < c.tensors; ++k) {
+      printf("%s %s %.3g", k ? "," : "", c.name[k], c.err[k]);
     }
-    printf(" (tolerance %.3g), %zu non-finite disagreement(s)\n", tolerance, nonfinite_mismatches);
+    printf(" (tolerance %.3g), %zu non-finite disagreement(s)\n", tolerance,
+           c.nonfinite_mismatches);
     printf("  cycles         %llu (GEMM %llu, SIMD %llu; SIMD estimate %llu)\n",
            (unsigned long long)stats.cycles, (unsigned long long)stats.gemm_cycles,
            (unsigned long long)stats.simd_cycles, (unsigned long long)stats.simd_est_cycles);
-    printf("  DRAM           %llu bytes read, %llu bytes written\n",
-           (unsigned long long)stats.dram_rd_bytes, (unsigned long long)stats.dram_wr_bytes);
-    printf("  wall time      %.3f s\n", wall_s);
-    printf("  checksum       %s (FNV-1a 64 of the result)\n", checksum_hex);
+    sparrow_cli_kc_print_tail(&c, stats.dram_rd_bytes, stats.dram_wr_bytes, wall_s, "result");
   }
-  if (nonfinite != 0) {
-    sparrow_cli_log(
-        "warning: %s: the result holds %zu non-finite element(s) (%zu NaN); the device's FP "
-        "status: %s",
-        name, nonfinite, nans, flags);
-  }
-  if (!exact || !flags_exact || !within) {
-    sparrow_cli_error("%s %s: %s", name, shape,
-                      !exact         ? "result differs from the golden arithmetic"
-                      : !flags_exact ? "FP status differs from the golden arithmetic's flags"
-                                     : "result outside the float tolerance");
-    return SPARROW_CLI_EXIT_FAIL;
-  }
-  return SPARROW_CLI_EXIT_OK;
+  return sparrow_cli_kc_verdict(&c, name, shape, true, NULL);
 }
 
 int sparrow_cli_kernel_attn(const char *name, int argc, char **argv) {
   attn_args_t args;
   memset(&args, 0, sizeof(args));
-  unsigned op = 0;
-  while (op < OP_COUNT && strcmp(kNames[op], name) != 0) {
-    op++;
-  }
-  if (op == OP_COUNT) {
+  int op = sparrow_cli_kc_find(kNames, OP_COUNT, name);
+  if (op < 0) {
     sparrow_cli_error("kernel: unknown operator '%s'", name);
     return SPARROW_CLI_EXIT_USAGE;
   }
@@ -655,8 +524,7 @@ int sparrow_cli_kernel_attn(const char *name, int argc, char **argv) {
   args.NH = DEFAULT_HEADS;
   args.m = DEFAULT_M;
   args.n = DEFAULT_N;
-  args.seed = 1;
-  args.device = SPARROW_CLI_DEFAULT_DEVICE;
+  sparrow_cli_kc_opts_init(&args.o, true);
   int rc = parse(argc, argv, &args);
   if (rc != SPARROW_CLI_EXIT_OK) {
     return rc;

@@ -33,6 +33,7 @@
 #include "../../sim/model/sparrow_fp.h"
 #include "cli.h"
 #include "json.h"
+#include "kernel_common.h"
 #include "sparrow.h"
 #include "sparrow_nn.h"
 #include "sparrow_ops.h"
@@ -65,28 +66,19 @@ static const char *const kSummary[OP_COUNT] = {
 };
 
 bool sparrow_cli_kernel_ln_embed_has(const char *name) {
-  for (unsigned i = 0; name != NULL && i < OP_COUNT; ++i) {
-    if (strcmp(kNames[i], name) == 0) {
-      return true;
-    }
-  }
-  return false;
+  return sparrow_cli_kc_find(kNames, OP_COUNT, name) >= 0;
 }
 
 void sparrow_cli_kernel_ln_embed_list(FILE *out) {
-  for (unsigned i = 0; i < OP_COUNT; ++i) {
-    fprintf(out, "%s\n", kNames[i]);
-  }
+  sparrow_cli_kc_list(out, kNames, OP_COUNT);
 }
 
 typedef struct args {
   op_t op;
   uint32_t m, n;          // layernorm
   sparrow_ops_embed_t e;  // embedding
-  uint64_t seed;
-  bool special, edges;
-  const char *device;
-  bool json;
+  bool edges;
+  sparrow_cli_kc_opts_t o;  // --device, --seed, --special, --json
 } args_t;
 
 static bool is_layernorm(op_t op) {
@@ -100,31 +92,15 @@ static int parse(int argc, char **argv, args_t *a) {
     uint64_t v = 0;
     uint32_t *dim = NULL;
     const char *dim_name = NULL;
-    if (strcmp(argv[i], "--json") == 0) {
-      a->json = true;
-      continue;
-    }
-    if (strcmp(argv[i], "--special") == 0) {
-      a->special = true;
+    int rc = SPARROW_CLI_EXIT_OK;
+    if (sparrow_cli_kc_common_opt(argc, argv, &i, &a->o, &rc)) {
+      if (rc != SPARROW_CLI_EXIT_OK) {
+        return rc;
+      }
       continue;
     }
     if (strcmp(argv[i], "--edges") == 0 && is_layernorm(a->op)) {
       a->edges = true;
-      continue;
-    }
-    if (sparrow_cli_opt(argc, argv, &i, "--device", &value)) {
-      if (value == NULL || value[0] == '\0') {
-        sparrow_cli_error("--device needs a URI");
-        return SPARROW_CLI_EXIT_USAGE;
-      }
-      a->device = value;
-      continue;
-    }
-    if (sparrow_cli_opt(argc, argv, &i, "--seed", &value)) {
-      if (!sparrow_cli_parse_u64("--seed", value, 0, UINT64_MAX, &v)) {
-        return SPARROW_CLI_EXIT_USAGE;
-      }
-      a->seed = v;
       continue;
     }
     static const char *const kLnDims[] = {"--m", "--n"};
@@ -158,25 +134,9 @@ static int parse(int argc, char **argv, args_t *a) {
 // ---------------------------------------------------------------------------------------------------
 // Data.
 
-static uint32_t fbits(float f) {
-  uint32_t b;
-  memcpy(&b, &f, 4);
-  return b;
-}
-
-static float bitsf(uint32_t b) {
-  float f;
-  memcpy(&f, &b, 4);
-  return f;
-}
-
-// Uniform in [-2^e, 2^e), exact.
-static void fill(uint64_t seed, size_t count, int e, uint32_t *w) {
-  sparrow_ref_fill_uniform(seed, count, w);
-  for (size_t i = 0; i < count; ++i) {
-    w[i] = fbits(ldexpf(bitsf(w[i]), e));
-  }
-}
+#define fbits sparrow_cli_kc_fbits
+#define bitsf sparrow_cli_kc_bitsf
+#define fill sparrow_cli_kc_fill
 
 static bool token_used(uint32_t v, uint32_t vocab) {
   return vocab <= 4 || (v % 5 != 3 && v != vocab - 1);
@@ -184,7 +144,7 @@ static bool token_used(uint32_t v, uint32_t vocab) {
 
 static void make_tokens(const args_t *a, uint32_t *tok) {
   size_t n = (size_t)a->e.batch * a->e.seq;
-  uint64_t s = a->seed * 0x9E3779B97F4A7C15ull + 1;
+  uint64_t s = a->o.seed * 0x9E3779B97F4A7C15ull + 1;
   for (size_t i = 0; i < n; ++i) {
     uint32_t v;
     do {
@@ -234,10 +194,10 @@ static bool make_layernorm(const args_t *a, data_t *d) {
   if (oom) {
     return false;
   }
-  fill(a->seed, mc, 1, x);
-  fill(a->seed ^ 0x1111u, c, 0, g);
-  fill(a->seed ^ 0x2222u, c, -1, b);
-  fill(a->seed ^ 0x3333u, mc, 0, dy);
+  fill(a->o.seed, mc, 1, x);
+  fill(a->o.seed ^ 0x1111u, c, 0, g);
+  fill(a->o.seed ^ 0x2222u, c, -1, b);
+  fill(a->o.seed ^ 0x3333u, mc, 0, dy);
   for (uint32_t r = 0; a->edges && r < m; ++r) {
     for (uint32_t j = 0; j < c; ++j) {
       uint32_t *v = &x[(size_t)r * c + j];
@@ -262,7 +222,7 @@ static bool make_layernorm(const args_t *a, data_t *d) {
       }
     }
   }
-  if (a->special) {
+  if (a->o.special) {
     x[(size_t)(0 % m) * c + 0] = F_INF;
     x[(size_t)(1 % m) * c + (c - 1)] = F_QNAN;
     x[(size_t)(2 % m) * c + c / 2] = F_NINF;
@@ -292,10 +252,10 @@ static bool make_embedding(const args_t *a, data_t *d) {
     return false;
   }
   make_tokens(a, d->tok);
-  fill(a->seed ^ 0x1111u, (size_t)e->vocab * C, 0, wte);
-  fill(a->seed ^ 0x2222u, (size_t)e->seq * C, -2, wpe);
-  fill(a->seed ^ 0x3333u, n * C, 0, dx);
-  if (a->special) {
+  fill(a->o.seed ^ 0x1111u, (size_t)e->vocab * C, 0, wte);
+  fill(a->o.seed ^ 0x2222u, (size_t)e->seq * C, -2, wpe);
+  fill(a->o.seed ^ 0x3333u, n * C, 0, dx);
+  if (a->o.special) {
     // x[0][0] = inf + -inf; x[1][C-1] = FLT_MAX + FLT_MAX when token 1's row and position 1 meet.
     wte[(size_t)d->tok[0] * C] = F_INF;
     wpe[0] = F_NINF;
@@ -401,27 +361,11 @@ static sparrow_ops_status_t run_device(sparrow_dev_t *dev, const args_t *a, data
   }
 }
 
-static void flags_text(uint32_t flags, char *out, size_t len) {
-  snprintf(out, len, "%s%s%s%s%s%s", flags == 0 ? "none" : "", flags & SPARROW_FP_NV ? "NV " : "",
-           flags & SPARROW_FP_DZ ? "DZ " : "", flags & SPARROW_FP_OF ? "OF " : "",
-           flags & SPARROW_FP_UF ? "UF " : "", flags & SPARROW_FP_NX ? "NX" : "");
-  size_t end = strlen(out);
-  if (end > 0 && out[end - 1] == ' ') {
-    out[end - 1] = '\0';
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The command.
 
 static int run(const args_t *a) {
   const char *name = kNames[a->op];
-  const char *why = NULL;
-  if (sparrow_fp_selfcheck(&why) != SPARROW_FP_SELFCHECK_OK) {
-    sparrow_cli_error("this host's binary32 arithmetic is unsuitable for the golden check: %s",
-                      why);
-    return SPARROW_CLI_EXIT_FAIL;
-  }
   char shape[96];
   if (is_layernorm(a->op)) {
     snprintf(shape, sizeof(shape), "%ux%u", a->m, a->n);
@@ -429,24 +373,12 @@ static int run(const args_t *a) {
     snprintf(shape, sizeof(shape), "B %u T %u V %u C %u", a->e.batch, a->e.seq, a->e.vocab,
              a->e.channels);
   }
-  sparrow_dev_t *dev = NULL;
-  char msg[400] = "";
-  sparrow_status_t st = sparrow_open(a->device, &dev, msg, sizeof(msg));
-  if (st != SPARROW_OK) {
-    sparrow_cli_error("cannot open device '%s': %s: %s", a->device, sparrow_status_name(st), msg);
-    return st == SPARROW_E_ARG ? SPARROW_CLI_EXIT_USAGE : SPARROW_CLI_EXIT_FAIL;
+  sparrow_cli_kc_dev_t kd;
+  int rc = sparrow_cli_kc_open(a->o.device, &kd);
+  if (rc != SPARROW_CLI_EXIT_OK) {
+    return rc;
   }
-  sparrow_info_t info;
-  st = sparrow_info(dev, &info);
-  if (st != SPARROW_OK) {
-    sparrow_cli_error("info: %s: %s", sparrow_status_name(st), sparrow_last_error(dev));
-    sparrow_close(dev);
-    return SPARROW_CLI_EXIT_FAIL;
-  }
-  char config[sizeof(info.config) + 1];
-  memcpy(config, info.config, sizeof(info.config));
-  config[sizeof(info.config)] = '\0';
-  const char *fabric = info.fabric != NULL ? info.fabric : "?";
+  const sparrow_info_t info = kd.info;
   // Refuse a shape the device cannot hold before spending host memory and time on it: the bytes
   // of the operator's big device images (a lower bound of what it allocates).
   const uint64_t L = info.lanes, np = (is_layernorm(a->op) ? a->n : a->e.channels) + L - 1u;
@@ -455,15 +387,14 @@ static int run(const args_t *a) {
   uint64_t need = a->op == OP_LAYERNORM       ? 2u * a->m * (pitch + 4u * L)
                   : a->op == OP_LAYERNORM_BWD ? 3u * a->m * (pitch + 4u * L)
                                               : (tokens * 2u + a->e.vocab + a->e.seq) * pitch;
-  if (need > info.dram_bytes) {
-    sparrow_cli_error("%s %s needs at least %llu bytes of device memory; the device has %llu", name,
-                      shape, (unsigned long long)need, (unsigned long long)info.dram_bytes);
-    sparrow_close(dev);
+  char what[160];
+  snprintf(what, sizeof(what), "%s %s", name, shape);
+  if (!sparrow_cli_kc_fits(&kd, what, need, true)) {
     return SPARROW_CLI_EXIT_FAIL;
   }
-  sparrow_cli_log("%s %s%s on %s (configuration %s, %s fabric, %u tiles x %u lanes)", name, shape,
-                  a->special ? " with special values" : "", a->device, config, fabric, info.tiles,
-                  info.lanes);
+  char line[192];
+  snprintf(line, sizeof(line), "%s%s", what, a->o.special ? " with special values" : "");
+  sparrow_cli_kc_log_device(&kd, line, a->o.device);
 
   data_t d;
   memset(&d, 0, sizeof(d));
@@ -473,14 +404,15 @@ static int run(const args_t *a) {
   if (!made || !references(a, &d, &golden_flags, info.lanes, tol)) {
     sparrow_cli_error("%s %s: host out of memory", name, shape);
     free_data(&d);
-    sparrow_close(dev);
+    sparrow_cli_kc_close(&kd);
     return SPARROW_CLI_EXIT_FAIL;
   }
   sparrow_ops_simd_stats_t stats;
+  char msg[400] = "";
   double t0 = sparrow_cli_now();
-  sparrow_ops_status_t ost = run_device(dev, a, &d, &stats, msg, sizeof(msg));
+  sparrow_ops_status_t ost = run_device(kd.dev, a, &d, &stats, msg, sizeof(msg));
   double wall_s = sparrow_cli_now() - t0;
-  sparrow_close(dev);
+  sparrow_cli_kc_close(&kd);
   if (ost != SPARROW_OPS_OK) {
     sparrow_cli_error("%s %s failed: %s", name, shape, msg);
     free_data(&d);
@@ -489,48 +421,16 @@ static int run(const args_t *a) {
   sparrow_cli_log("%s: device done in %.3f s (%u launch(es), %zu program entries); checking", name,
                   wall_s, stats.launches, stats.entries);
 
-  size_t mismatches = 0, nonfinite_mismatches = 0, nonfinite = 0, nans = 0, total = 0;
-  double err[MAX_OUTPUTS], worst_ratio = -1.0;
-  uint32_t worst = 0;
-  bool within = true;
+  sparrow_cli_kc_check_t c;
+  sparrow_cli_kc_check_init(&c);
   for (uint32_t j = 0; j < d.outputs; ++j) {
-    size_t count = d.out_count[j], bad = 0;
-    mismatches += sparrow_ref_count_mismatches(count, d.out[j], d.gold[j]);
-    err[j] = sparrow_ref_norm_rel_err(count, d.out[j], d.plain[j], &bad);
-    nonfinite_mismatches += bad;
-    within &= err[j] <= tol[j] && bad == 0;
-    double ratio = tol[j] > 0 ? err[j] / tol[j] : (err[j] > 0 ? INFINITY : 0.0);
-    if (ratio > worst_ratio || isnan(ratio)) {
-      worst_ratio = ratio;
-      worst = j;
-    }
-    for (size_t i = 0; i < count; ++i) {
-      if ((d.out[j][i] & 0x7F800000u) == 0x7F800000u) {
-        nonfinite++;
-        nans += (d.out[j][i] & 0x007FFFFFu) != 0;
-      }
-    }
-    total += count;
+    sparrow_cli_kc_check_bits(&c, d.out_count[j], d.out[j], d.gold[j]);
+    sparrow_cli_kc_check_norm(&c, d.out_name[j], d.out_count[j], d.out[j], d.plain[j], tol[j]);
   }
   // The checksum covers the outputs in order, as one array.
-  uint64_t checksum = 0xcbf29ce484222325ull, golden_checksum = checksum;
-  {
-    uint32_t *all = malloc(total * 4 + 4), *gall = malloc(total * 4 + 4);
-    if (all == NULL || gall == NULL) {
-      free(all), free(gall);
-      sparrow_cli_error("%s: host out of memory", name);
-      free_data(&d);
-      return SPARROW_CLI_EXIT_FAIL;
-    }
-    size_t at = 0;
-    for (uint32_t j = 0; j < d.outputs; ++j) {
-      memcpy(all + at, d.out[j], d.out_count[j] * 4);
-      memcpy(gall + at, d.gold[j], d.out_count[j] * 4);
-      at += d.out_count[j];
-    }
-    checksum = sparrow_ref_fnv1a64(total, all);
-    golden_checksum = sparrow_ref_fnv1a64(total, gall);
-    free(all), free(gall);
+  if (!sparrow_cli_kc_checksums(&c, name, d.outputs, d.out_count, d.out, d.gold)) {
+    free_data(&d);
+    return SPARROW_CLI_EXIT_FAIL;
   }
   // The vocabulary rows no token uses: their gradient must be +0.0 (bits 0).
   uint32_t unused = 0;
@@ -548,17 +448,11 @@ static int run(const args_t *a) {
       unused += !used;
     }
   }
-  bool exact = mismatches == 0;
-  bool flags_exact = stats.fp_status == golden_flags;
-  char flags[32], gflags[32];
-  flags_text(stats.fp_status, flags, sizeof(flags));
-  flags_text(golden_flags, gflags, sizeof(gflags));
-  char checksum_hex[19], golden_hex[19];
-  snprintf(checksum_hex, sizeof(checksum_hex), "%016llx", (unsigned long long)checksum);
-  snprintf(golden_hex, sizeof(golden_hex), "%016llx", (unsigned long long)golden_checksum);
+  sparrow_cli_kc_check_finish(&c, stats.fp_status, golden_flags);
+  size_t total = c.elements;
   double cycles_per_element = total ? (double)stats.cycles / (double)total : 0.0;
 
-  if (a->json) {
+  if (a->o.json) {
     sparrow_json_t j;
     sparrow_json_begin(&j, stdout);
     sparrow_json_str(&j, "op", name);
@@ -572,32 +466,13 @@ static int run(const args_t *a) {
       sparrow_json_u64(&j, "vocab", a->e.vocab);
       sparrow_json_u64(&j, "channels", a->e.channels);
     }
-    sparrow_json_str(&j, "device", a->device);
-    sparrow_json_str(&j, "config", config);
-    sparrow_json_str(&j, "fabric", fabric);
-    sparrow_json_u64(&j, "seed", a->seed);
-    sparrow_json_bool(&j, "special", a->special);
-    sparrow_json_bool(&j, "exact", exact);
-    sparrow_json_u64(&j, "mismatches", mismatches);
-    sparrow_json_u64(&j, "elements", total);
-    sparrow_json_u64(&j, "fp_status", stats.fp_status);
-    sparrow_json_str(&j, "fp_flags", flags);
-    sparrow_json_u64(&j, "golden_fp_status", golden_flags);
-    sparrow_json_bool(&j, "flags_exact", flags_exact);
-    sparrow_json_u64(&j, "nonfinite", nonfinite);
-    sparrow_json_u64(&j, "nans", nans);
-    sparrow_json_f64(&j, "norm_rel_err", err[worst]);
-    sparrow_json_f64(&j, "tolerance", tol[worst]);
-    sparrow_json_str(&j, "worst_output", d.out_name[worst]);
-    for (uint32_t k = 0; k < d.outputs; ++k) {
-      char key[32];
-      snprintf(key, sizeof(key), "err_%s", d.out_name[k]);
-      sparrow_json_f64(&j, key, err[k]);
-      snprintf(key, sizeof(key), "tol_%s", d.out_name[k]);
-      sparrow_json_f64(&j, key, tol[k]);
-    }
-    sparrow_json_u64(&j, "nonfinite_mismatches", nonfinite_mismatches);
-    sparrow_json_bool(&j, "within", within);
+    sparrow_cli_kc_json_run(&j, &a->o, &kd);
+    sparrow_cli_kc_json_bits(&j, &c);
+    sparrow_json_f64(&j, "norm_rel_err", c.err[c.worst]);
+    sparrow_json_f64(&j, "tolerance", c.tol[c.worst]);
+    sparrow_json_str(&j, "worst_output", c.name[c.worst]);
+    sparrow_cli_kc_json_errs(&j, &c, true);
+    sparrow_cli_kc_json_within(&j, &c);
     if (a->op == OP_EMBEDDING_BWD) {
       sparrow_json_u64(&j, "unused_rows", unused);
       sparrow_json_bool(&j, "unused_rows_zero", unused_zero);
@@ -613,29 +488,23 @@ static int run(const args_t *a) {
     sparrow_json_u64(&j, "simd_insns", stats.insns);
     sparrow_json_u64(&j, "body_groups", stats.body_groups);
     sparrow_json_u64(&j, "tiles_used", stats.plan.busy_tiles);
-    sparrow_json_f64(&j, "wall_s", wall_s);
-    sparrow_json_str(&j, "checksum", checksum_hex);
-    sparrow_json_str(&j, "golden_checksum", golden_hex);
-    sparrow_json_end(&j);
+    sparrow_cli_kc_json_end(&j, &c, wall_s);
   } else {
-    printf("%s %s on %s (configuration %s, %s fabric), seed %llu%s%s\n", name, shape, a->device,
-           config, fabric, (unsigned long long)a->seed,
-           a->special ? ", special values among the inputs" : "",
-           a->edges ? ", edge rows among the inputs" : "");
+    sparrow_cli_kc_print_title(&a->o, &kd, what,
+                               a->o.special ? ", special values among the inputs" : "",
+                               a->edges ? ", edge rows among the inputs" : "");
     printf("  operator       %s\n", kSummary[a->op]);
     printf(
         "  program        %u job(s), %u launch(es), %u tile(s); last job %u SIMD instructions, "
         "%u issue group(s) per beat\n",
         stats.jobs, stats.launches, stats.plan.busy_tiles, stats.insns, stats.body_groups);
-    printf("  golden check   %s: %zu of %zu elements differ (bit-exact required)\n",
-           exact ? "exact" : "FAILED", mismatches, total);
-    printf("  fp status      %s (golden: %s)%s\n", flags, gflags, flags_exact ? "" : " FAILED");
+    sparrow_cli_kc_print_bits(&c);
     for (uint32_t k = 0; k < d.outputs; ++k) {
-      printf("  float check    %-7s %s: normwise error %.3g (bound %.3g)\n", d.out_name[k],
-             err[k] <= tol[k] ? "ok" : "FAILED", err[k], tol[k]);
+      printf("  float check    %-7s %s: normwise error %.3g (bound %.3g)\n", c.name[k],
+             c.err[k] <= c.tol[k] ? "ok" : "FAILED", c.err[k], c.tol[k]);
     }
     printf("  non-finite     %zu element(s), %zu disagreement(s) with the float reference\n",
-           nonfinite, nonfinite_mismatches);
+           c.nonfinite, c.nonfinite_mismatches);
     if (a->op == OP_EMBEDDING_BWD) {
       printf("  unused rows    %u vocabulary row(s) no token uses, gradient %s\n", unused,
              unused_zero ? "+0.0 (ok)" : "NOT +0.0 (FAILED)");
@@ -643,37 +512,18 @@ static int run(const args_t *a) {
     printf("  cycles         %llu (estimate %llu), %.3f per element\n",
            (unsigned long long)stats.cycles, (unsigned long long)stats.est_cycles,
            cycles_per_element);
-    printf("  DRAM           %llu bytes read, %llu bytes written\n",
-           (unsigned long long)stats.dram_rd_bytes, (unsigned long long)stats.dram_wr_bytes);
-    printf("  wall time      %.3f s\n", wall_s);
-    printf("  checksum       %s (FNV-1a 64 of the outputs)\n", checksum_hex);
+    sparrow_cli_kc_print_tail(&c, stats.dram_rd_bytes, stats.dram_wr_bytes, wall_s, "outputs");
   }
   free_data(&d);
-  if (nonfinite != 0) {
-    sparrow_cli_log(
-        "warning: %s: the result holds %zu non-finite element(s) (%zu NaN); the "
-        "device's FP status: %s",
-        name, nonfinite, nans, flags);
-  }
-  if (!exact || !flags_exact || !within || !unused_zero) {
-    sparrow_cli_error("%s %s: %s", name, shape,
-                      !exact         ? "result differs from the golden arithmetic"
-                      : !flags_exact ? "FP status differs from the golden arithmetic's flags"
-                      : !within      ? "result outside the float tolerance"
-                                     : "an unused vocabulary row's gradient is not +0.0");
-    return SPARROW_CLI_EXIT_FAIL;
-  }
-  return SPARROW_CLI_EXIT_OK;
+  return sparrow_cli_kc_verdict(&c, name, shape, unused_zero,
+                                "an unused vocabulary row's gradient is not +0.0");
 }
 
 int sparrow_cli_kernel_ln_embed(const char *name, int argc, char **argv) {
   args_t args;
   memset(&args, 0, sizeof(args));
-  unsigned op = 0;
-  while (op < OP_COUNT && strcmp(kNames[op], name) != 0) {
-    ++op;
-  }
-  if (op == OP_COUNT) {
+  int op = sparrow_cli_kc_find(kNames, OP_COUNT, name);
+  if (op < 0) {
     sparrow_cli_error("kernel: unknown operator '%s'", name);
     return SPARROW_CLI_EXIT_USAGE;
   }
@@ -685,8 +535,7 @@ int sparrow_cli_kernel_ln_embed(const char *name, int argc, char **argv) {
   args.e.seq = 64;
   args.e.vocab = 72;
   args.e.channels = 64;
-  args.seed = 1;
-  args.device = SPARROW_CLI_DEFAULT_DEVICE;
+  sparrow_cli_kc_opts_init(&args.o, true);
   int rc = parse(argc, argv, &args);
   if (rc != SPARROW_CLI_EXIT_OK) {
     return rc;

@@ -39,6 +39,7 @@
 #include "../../sim/model/sparrow_fp.h"
 #include "cli.h"
 #include "json.h"
+#include "kernel_common.h"
 #include "sparrow.h"
 #include "sparrow_nn.h"
 #include "sparrow_ops.h"
@@ -77,18 +78,11 @@ static const char *const kSummary[OP_COUNT] = {
 };
 
 bool sparrow_cli_kernel_loss_has(const char *name) {
-  for (unsigned i = 0; name != NULL && i < OP_COUNT; ++i) {
-    if (strcmp(kNames[i], name) == 0) {
-      return true;
-    }
-  }
-  return false;
+  return sparrow_cli_kc_find(kNames, OP_COUNT, name) >= 0;
 }
 
 void sparrow_cli_kernel_loss_list(FILE *out) {
-  for (unsigned i = 0; i < OP_COUNT; ++i) {
-    fprintf(out, "%s\n", kNames[i]);
-  }
+  sparrow_cli_kc_list(out, kNames, OP_COUNT);
 }
 
 typedef struct args {
@@ -96,10 +90,8 @@ typedef struct args {
   uint32_t m, n, ld;  // ld 0: n rounded up to VOCAB_PAD
   uint64_t step;
   float lr, clip, max_norm;
-  uint64_t seed;
-  bool special, edges;
-  const char *device;
-  bool json;
+  bool edges;
+  sparrow_cli_kc_opts_t o;  // --device, --seed, --special, --json
 } args_t;
 
 static bool is_ce(op_t op) {
@@ -128,23 +120,13 @@ static int parse(int argc, char **argv, args_t *a) {
   for (int i = 0; i < argc; ++i) {
     const char *value = NULL;
     uint64_t v = 0;
-    if (strcmp(argv[i], "--json") == 0) {
-      a->json = true;
-    } else if (strcmp(argv[i], "--special") == 0) {
-      a->special = true;
+    int rc = SPARROW_CLI_EXIT_OK;
+    if (sparrow_cli_kc_common_opt(argc, argv, &i, &a->o, &rc)) {
+      if (rc != SPARROW_CLI_EXIT_OK) {
+        return rc;
+      }
     } else if (strcmp(argv[i], "--edges") == 0) {
       a->edges = true;
-    } else if (sparrow_cli_opt(argc, argv, &i, "--device", &value)) {
-      if (value == NULL || value[0] == '\0') {
-        sparrow_cli_error("--device needs a URI");
-        return SPARROW_CLI_EXIT_USAGE;
-      }
-      a->device = value;
-    } else if (sparrow_cli_opt(argc, argv, &i, "--seed", &value)) {
-      if (!sparrow_cli_parse_u64("--seed", value, 0, UINT64_MAX, &v)) {
-        return SPARROW_CLI_EXIT_USAGE;
-      }
-      a->seed = v;
     } else if (sparrow_cli_opt(argc, argv, &i, "--m", &value)) {
       if (!sparrow_cli_parse_u64("--m", value, 1, is_ce(a->op) ? MAX_DIM : MAX_TENSORS, &v)) {
         return SPARROW_CLI_EXIT_USAGE;
@@ -201,25 +183,9 @@ static int parse(int argc, char **argv, args_t *a) {
 // ---------------------------------------------------------------------------------------------------
 // Data and references.
 
-static uint32_t fbits(float f) {
-  uint32_t b;
-  memcpy(&b, &f, 4);
-  return b;
-}
-
-static float bitsf(uint32_t b) {
-  float f;
-  memcpy(&f, &b, 4);
-  return f;
-}
-
-// Uniform in [-2^e, 2^e), exact.
-static void fill(uint64_t seed, size_t count, int e, uint32_t *w) {
-  sparrow_ref_fill_uniform(seed, count, w);
-  for (size_t i = 0; i < count; ++i) {
-    w[i] = fbits(ldexpf(bitsf(w[i]), e));
-  }
-}
+#define fbits sparrow_cli_kc_fbits
+#define bitsf sparrow_cli_kc_bitsf
+#define fill sparrow_cli_kc_fill
 
 typedef struct data {
   // Cross-entropy.
@@ -261,8 +227,8 @@ static bool make_ce(const args_t *a, data_t *d) {
   if (d->logits == NULL || d->targets == NULL) {
     return false;
   }
-  fill(a->seed, xl, 2, d->logits);
-  uint64_t s = a->seed ^ SEED_TARGETS;
+  fill(a->o.seed, xl, 2, d->logits);
+  uint64_t s = a->o.seed ^ SEED_TARGETS;
   for (uint32_t i = 0; i < a->m; ++i) {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
     d->targets[i] = (uint32_t)((s >> 33) % a->n);
@@ -286,7 +252,7 @@ static bool make_ce(const args_t *a, data_t *d) {
       x[4 * ld + j] = j % 2 != 0 || j == d->targets[4] ? fbits(3.0e38f) : fbits(-3.0e38f);
     }
   }
-  if (a->special) {
+  if (a->o.special) {
     // A signalling NaN, +inf and -inf, each in its own row (spread over the rows).
     static const uint32_t kValues[3] = {F_SNAN, F_INF, F_NINF};
     for (uint32_t k = 0; k < 3; ++k) {
@@ -318,10 +284,10 @@ static bool make_params(const args_t *a, data_t *d) {
   if (d->p == NULL || d->g == NULL || d->m == NULL || d->v == NULL) {
     return false;
   }
-  fill(a->seed, d->total, 0, d->p);
-  fill(a->seed ^ SEED_G, d->total, -3, d->g);
-  fill(a->seed ^ SEED_M, d->total, -6, d->m);
-  fill(a->seed ^ SEED_V, d->total, -8, d->v);
+  fill(a->o.seed, d->total, 0, d->p);
+  fill(a->o.seed ^ SEED_G, d->total, -3, d->g);
+  fill(a->o.seed ^ SEED_M, d->total, -6, d->m);
+  fill(a->o.seed ^ SEED_V, d->total, -8, d->v);
   for (size_t i = 0; i < d->total; ++i) {
     d->v[i] &= 0x7FFFFFFFu;
   }
@@ -334,7 +300,7 @@ static bool make_params(const args_t *a, data_t *d) {
       d->p[i] = 0;
     }
   }
-  if (a->special) {
+  if (a->o.special) {
     static const uint32_t kValues[3] = {F_INF, F_QNAN, F_SNAN};
     for (uint32_t k = 0; k < 3; ++k) {
       d->g[d->total * (2u * k + 1u) / 6u] = kValues[k];
@@ -448,51 +414,23 @@ static sparrow_ops_status_t run_device(sparrow_dev_t *dev, const args_t *a, data
   }
 }
 
-static void flags_text(uint32_t flags, char *out, size_t len) {
-  snprintf(out, len, "%s%s%s%s%s%s", flags == 0 ? "none" : "", flags & SPARROW_FP_NV ? "NV " : "",
-           flags & SPARROW_FP_DZ ? "DZ " : "", flags & SPARROW_FP_OF ? "OF " : "",
-           flags & SPARROW_FP_UF ? "UF " : "", flags & SPARROW_FP_NX ? "NX" : "");
-  size_t end = strlen(out);
-  if (end > 0 && out[end - 1] == ' ') {
-    out[end - 1] = '\0';
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The command.
 
 static int run(const args_t *a) {
   const char *name = kNames[a->op];
-  const char *why = NULL;
-  if (sparrow_fp_selfcheck(&why) != SPARROW_FP_SELFCHECK_OK) {
-    sparrow_cli_error("this host's binary32 arithmetic is unsuitable for the golden check: %s",
-                      why);
-    return SPARROW_CLI_EXIT_FAIL;
-  }
   char shape[96];
   if (is_ce(a->op)) {
     snprintf(shape, sizeof(shape), "%ux%u (row stride %u)", a->m, a->n, a->ld);
   } else {
     snprintf(shape, sizeof(shape), "%u tensors of up to %u elements", a->m, a->n + 2u);
   }
-  sparrow_dev_t *dev = NULL;
-  char msg[400] = "";
-  sparrow_status_t st = sparrow_open(a->device, &dev, msg, sizeof(msg));
-  if (st != SPARROW_OK) {
-    sparrow_cli_error("cannot open device '%s': %s: %s", a->device, sparrow_status_name(st), msg);
-    return st == SPARROW_E_ARG ? SPARROW_CLI_EXIT_USAGE : SPARROW_CLI_EXIT_FAIL;
+  sparrow_cli_kc_dev_t kd;
+  int rc = sparrow_cli_kc_open(a->o.device, &kd);
+  if (rc != SPARROW_CLI_EXIT_OK) {
+    return rc;
   }
-  sparrow_info_t info;
-  st = sparrow_info(dev, &info);
-  if (st != SPARROW_OK) {
-    sparrow_cli_error("info: %s: %s", sparrow_status_name(st), sparrow_last_error(dev));
-    sparrow_close(dev);
-    return SPARROW_CLI_EXIT_FAIL;
-  }
-  char config[sizeof(info.config) + 1];
-  memcpy(config, info.config, sizeof(info.config));
-  config[sizeof(info.config)] = '\0';
-  const char *fabric = info.fabric != NULL ? info.fabric : "?";
+  const sparrow_info_t info = kd.info;
   // Refuse a shape the device cannot hold before spending host memory and time on it: the bytes
   // of the operator's device images (a lower bound of what it allocates).
   const uint64_t lanes = info.lanes, vp = (a->n + lanes - 1u) / lanes * lanes;
@@ -504,15 +442,15 @@ static int run(const args_t *a) {
       need += 4u * ((uint64_t)(a->n >> (k % 4u)) + k % 3u) * (a->op == OP_ADAMW ? 7u : 1u);
     }
   }
-  if (need > info.dram_bytes) {
-    sparrow_cli_error("%s %s needs at least %llu bytes of device memory; the device has %llu", name,
-                      shape, (unsigned long long)need, (unsigned long long)info.dram_bytes);
-    sparrow_close(dev);
+  char what[160];
+  snprintf(what, sizeof(what), "%s %s", name, shape);
+  if (!sparrow_cli_kc_fits(&kd, what, need, true)) {
     return SPARROW_CLI_EXIT_FAIL;
   }
-  sparrow_cli_log("%s %s%s%s on %s (configuration %s, %s fabric, %u tiles x %u lanes)", name, shape,
-                  a->edges ? " with edge inputs" : "", a->special ? " with special values" : "",
-                  a->device, config, fabric, info.tiles, info.lanes);
+  char line[224];
+  snprintf(line, sizeof(line), "%s%s%s", what, a->edges ? " with edge inputs" : "",
+           a->o.special ? " with special values" : "");
+  sparrow_cli_kc_log_device(&kd, line, a->o.device);
 
   data_t d;
   memset(&d, 0, sizeof(d));
@@ -521,14 +459,15 @@ static int run(const args_t *a) {
   if (!made || !references(a, &d, info.lanes, &golden_flags)) {
     sparrow_cli_error("%s %s: host out of memory", name, shape);
     free_data(&d);
-    sparrow_close(dev);
+    sparrow_cli_kc_close(&kd);
     return SPARROW_CLI_EXIT_FAIL;
   }
   sparrow_ops_simd_stats_t stats;
+  char msg[400] = "";
   double t0 = sparrow_cli_now();
-  sparrow_ops_status_t ost = run_device(dev, a, &d, &stats, msg, sizeof(msg));
+  sparrow_ops_status_t ost = run_device(kd.dev, a, &d, &stats, msg, sizeof(msg));
   double wall_s = sparrow_cli_now() - t0;
-  sparrow_close(dev);
+  sparrow_cli_kc_close(&kd);
   if (ost != SPARROW_OPS_OK) {
     sparrow_cli_error("%s %s failed: %s", name, shape, msg);
     free_data(&d);
@@ -539,58 +478,23 @@ static int run(const args_t *a) {
       "checking",
       name, wall_s, stats.jobs, stats.launches, stats.entries);
 
-  size_t mismatches = 0, nonfinite_mismatches = 0, nonfinite = 0, nans = 0, total = 0;
-  double err[MAX_OUTPUTS], worst_ratio = -1.0;
-  uint32_t worst = 0;
-  bool within = true;
+  sparrow_cli_kc_check_t c;
+  sparrow_cli_kc_check_init(&c);
   for (uint32_t j = 0; j < d.outputs; ++j) {
-    size_t count = d.out_count[j], bad = 0;
-    mismatches += sparrow_ref_count_mismatches(count, d.out[j], d.gold[j]);
-    err[j] = sparrow_ref_norm_rel_err(count, d.out[j], d.plain[j], &bad);
-    nonfinite_mismatches += bad;
-    within &= err[j] <= d.tol[j] && bad == 0;
-    double ratio = d.tol[j] > 0 ? err[j] / d.tol[j] : (err[j] > 0 ? INFINITY : 0.0);
-    if (ratio > worst_ratio || isnan(ratio)) {
-      worst_ratio = ratio;
-      worst = j;
-    }
-    for (size_t i = 0; i < count; ++i) {
-      if ((d.out[j][i] & 0x7F800000u) == 0x7F800000u) {
-        nonfinite++;
-        nans += (d.out[j][i] & 0x007FFFFFu) != 0;
-      }
-    }
-    total += count;
+    sparrow_cli_kc_check_bits(&c, d.out_count[j], d.out[j], d.gold[j]);
+    sparrow_cli_kc_check_norm(&c, d.out_name[j], d.out_count[j], d.out[j], d.plain[j], d.tol[j]);
   }
   // The checksum covers the outputs in order, as one array.
-  uint32_t *all = malloc(total * 4 + 4), *gall = malloc(total * 4 + 4);
-  if (all == NULL || gall == NULL) {
-    free(all), free(gall);
-    sparrow_cli_error("%s: host out of memory", name);
+  if (!sparrow_cli_kc_checksums(&c, name, d.outputs, d.out_count, d.out, d.gold)) {
     free_data(&d);
     return SPARROW_CLI_EXIT_FAIL;
   }
-  size_t at = 0;
-  for (uint32_t j = 0; j < d.outputs; ++j) {
-    memcpy(all + at, d.out[j], d.out_count[j] * 4);
-    memcpy(gall + at, d.gold[j], d.out_count[j] * 4);
-    at += d.out_count[j];
-  }
-  uint64_t checksum = sparrow_ref_fnv1a64(total, all);
-  uint64_t golden_checksum = sparrow_ref_fnv1a64(total, gall);
-  free(all), free(gall);
-  bool exact = mismatches == 0;
-  bool flags_exact = stats.fp_status == golden_flags;
-  char flags[32], gflags[32];
-  flags_text(stats.fp_status, flags, sizeof(flags));
-  flags_text(golden_flags, gflags, sizeof(gflags));
-  char checksum_hex[19], golden_hex[19];
-  snprintf(checksum_hex, sizeof(checksum_hex), "%016llx", (unsigned long long)checksum);
-  snprintf(golden_hex, sizeof(golden_hex), "%016llx", (unsigned long long)golden_checksum);
+  sparrow_cli_kc_check_finish(&c, stats.fp_status, golden_flags);
+
   size_t work = is_ce(a->op) ? (size_t)a->m * a->n : d.total;
   double cycles_per_element = work ? (double)stats.cycles / (double)work : 0.0;
 
-  if (a->json) {
+  if (a->o.json) {
     sparrow_json_t j;
     sparrow_json_begin(&j, stdout);
     sparrow_json_str(&j, "op", name);
@@ -602,11 +506,7 @@ static int run(const args_t *a) {
       sparrow_json_u64(&j, "tensors", d.nseg);
       sparrow_json_u64(&j, "parameters", d.total);
     }
-    sparrow_json_str(&j, "device", a->device);
-    sparrow_json_str(&j, "config", config);
-    sparrow_json_str(&j, "fabric", fabric);
-    sparrow_json_u64(&j, "seed", a->seed);
-    sparrow_json_bool(&j, "special", a->special);
+    sparrow_cli_kc_json_run(&j, &a->o, &kd);
     sparrow_json_bool(&j, "edges", a->edges);
     if (a->op == OP_CE) {
       sparrow_json_f64(&j, "mean_loss", (double)bitsf(d.out[1][0]));
@@ -619,27 +519,12 @@ static int run(const args_t *a) {
       sparrow_json_f64(&j, "lr", (double)a->lr);
       sparrow_json_f64(&j, "clip", (double)a->clip);
     }
-    sparrow_json_bool(&j, "exact", exact);
-    sparrow_json_u64(&j, "mismatches", mismatches);
-    sparrow_json_u64(&j, "elements", total);
-    sparrow_json_u64(&j, "fp_status", stats.fp_status);
-    sparrow_json_str(&j, "fp_flags", flags);
-    sparrow_json_u64(&j, "golden_fp_status", golden_flags);
-    sparrow_json_bool(&j, "flags_exact", flags_exact);
-    sparrow_json_u64(&j, "nonfinite", nonfinite);
-    sparrow_json_u64(&j, "nans", nans);
-    sparrow_json_f64(&j, "norm_rel_err", err[worst]);
-    sparrow_json_f64(&j, "tolerance", d.tol[worst]);
-    sparrow_json_str(&j, "worst_output", d.out_name[worst]);
-    for (uint32_t k = 0; k < d.outputs; ++k) {
-      char key[48];
-      snprintf(key, sizeof(key), "err_%s", d.out_name[k]);
-      sparrow_json_f64(&j, key, err[k]);
-      snprintf(key, sizeof(key), "tol_%s", d.out_name[k]);
-      sparrow_json_f64(&j, key, d.tol[k]);
-    }
-    sparrow_json_u64(&j, "nonfinite_mismatches", nonfinite_mismatches);
-    sparrow_json_bool(&j, "within", within);
+    sparrow_cli_kc_json_bits(&j, &c);
+    sparrow_json_f64(&j, "norm_rel_err", c.err[c.worst]);
+    sparrow_json_f64(&j, "tolerance", c.tol[c.worst]);
+    sparrow_json_str(&j, "worst_output", c.name[c.worst]);
+    sparrow_cli_kc_json_errs(&j, &c, true);
+    sparrow_cli_kc_json_within(&j, &c);
     sparrow_json_u64(&j, "cycles", stats.cycles);
     sparrow_json_u64(&j, "est_cycles", stats.est_cycles);
     sparrow_json_f64(&j, "cycles_per_element", cycles_per_element);
@@ -651,14 +536,10 @@ static int run(const args_t *a) {
     sparrow_json_u64(&j, "simd_insns", stats.insns);
     sparrow_json_u64(&j, "body_groups", stats.body_groups);
     sparrow_json_u64(&j, "tiles_used", stats.plan.busy_tiles);
-    sparrow_json_f64(&j, "wall_s", wall_s);
-    sparrow_json_str(&j, "checksum", checksum_hex);
-    sparrow_json_str(&j, "golden_checksum", golden_hex);
-    sparrow_json_end(&j);
+    sparrow_cli_kc_json_end(&j, &c, wall_s);
   } else {
-    printf("%s %s on %s (configuration %s, %s fabric), seed %llu%s%s\n", name, shape, a->device,
-           config, fabric, (unsigned long long)a->seed, a->edges ? ", edge inputs" : "",
-           a->special ? ", special values among the inputs" : "");
+    sparrow_cli_kc_print_title(&a->o, &kd, what, a->edges ? ", edge inputs" : "",
+                               a->o.special ? ", special values among the inputs" : "");
     printf("  operator       %s\n", kSummary[a->op]);
     if (a->op == OP_CE) {
       printf("  mean loss      %.9g\n", (double)bitsf(d.out[1][0]));
@@ -673,48 +554,27 @@ static int run(const args_t *a) {
         "  program        %u job(s), %u launch(es), %u tile(s); last job %u SIMD instructions, "
         "%u issue group(s) per beat\n",
         stats.jobs, stats.launches, stats.plan.busy_tiles, stats.insns, stats.body_groups);
-    printf("  golden check   %s: %zu of %zu elements differ (bit-exact required)\n",
-           exact ? "exact" : "FAILED", mismatches, total);
-    printf("  fp status      %s (golden: %s)%s\n", flags, gflags, flags_exact ? "" : " FAILED");
+    sparrow_cli_kc_print_bits(&c);
     for (uint32_t k = 0; k < d.outputs; ++k) {
-      printf("  float check    %-7s %s: normwise error %.3g (bound %.3g)\n", d.out_name[k],
-             err[k] <= d.tol[k] ? "ok" : "FAILED", err[k], d.tol[k]);
+      printf("  float check    %-7s %s: normwise error %.3g (bound %.3g)\n", c.name[k],
+             c.err[k] <= c.tol[k] ? "ok" : "FAILED", c.err[k], c.tol[k]);
     }
     printf("  non-finite     %zu element(s), %zu disagreement(s) with the float reference\n",
-           nonfinite, nonfinite_mismatches);
+           c.nonfinite, c.nonfinite_mismatches);
     printf("  cycles         %llu (estimate %llu), %.3f per element\n",
            (unsigned long long)stats.cycles, (unsigned long long)stats.est_cycles,
            cycles_per_element);
-    printf("  DRAM           %llu bytes read, %llu bytes written\n",
-           (unsigned long long)stats.dram_rd_bytes, (unsigned long long)stats.dram_wr_bytes);
-    printf("  wall time      %.3f s\n", wall_s);
-    printf("  checksum       %s (FNV-1a 64 of the outputs)\n", checksum_hex);
+    sparrow_cli_kc_print_tail(&c, stats.dram_rd_bytes, stats.dram_wr_bytes, wall_s, "outputs");
   }
   free_data(&d);
-  if (nonfinite != 0) {
-    sparrow_cli_log(
-        "warning: %s: the result holds %zu non-finite element(s) (%zu NaN); the "
-        "device's FP status: %s",
-        name, nonfinite, nans, flags);
-  }
-  if (!exact || !flags_exact || !within) {
-    sparrow_cli_error("%s %s: %s", name, shape,
-                      !exact         ? "result differs from the golden arithmetic"
-                      : !flags_exact ? "FP status differs from the golden arithmetic's flags"
-                                     : "result outside the float tolerance");
-    return SPARROW_CLI_EXIT_FAIL;
-  }
-  return SPARROW_CLI_EXIT_OK;
+  return sparrow_cli_kc_verdict(&c, name, shape, true, NULL);
 }
 
 int sparrow_cli_kernel_loss(const char *name, int argc, char **argv) {
   args_t args;
   memset(&args, 0, sizeof(args));
-  unsigned op = 0;
-  while (op < OP_COUNT && strcmp(kNames[op], name) != 0) {
-    ++op;
-  }
-  if (op == OP_COUNT) {
+  int op = sparrow_cli_kc_find(kNames, OP_COUNT, name);
+  if (op < 0) {
     sparrow_cli_error("kernel: unknown operator '%s'", name);
     return SPARROW_CLI_EXIT_USAGE;
   }
@@ -728,8 +588,7 @@ int sparrow_cli_kernel_loss(const char *name, int argc, char **argv) {
   args.lr = 1e-3f;
   args.clip = 1.0f;
   args.max_norm = 1.0f;
-  args.seed = 1;
-  args.device = SPARROW_CLI_DEFAULT_DEVICE;
+  sparrow_cli_kc_opts_init(&args.o, true);
   int rc = parse(argc, argv, &args);
   if (rc != SPARROW_CLI_EXIT_OK) {
     return rc;

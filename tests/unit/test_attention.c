@@ -27,6 +27,7 @@
 
 #include "../../sim/model/sparrow_fp.h"
 #include "../../sim/model/sparrow_fp_special.h"
+#include "ops_fixture_simd.h"
 #include "simd_ops.h"
 #include "simd_run.h"
 #include "sparrow.h"
@@ -34,11 +35,6 @@
 #include "sparrow_nn.h"
 #include "sparrow_ref.h"
 
-#define DRAM_BW 64u
-#define DRAM_LATENCY 100u
-#define WATCHDOG 1000000u
-#define FILL 0xA5u
-#define F_ONE 0x3F800000u
 #define F_SNAN 0x7F800001u
 
 // Normwise tolerances (sparrow_nn.h; docs/ops.md, "Attention and softmax"). The gradient check's:
@@ -50,89 +46,8 @@
 #define TOL_ATTN_BWD SPARROW_OPS_TOL_ATTENTION_BWD
 #define TOL_GRADCHECK 1e-6
 
-static bool host_flags_observable(void) {
-  uint8_t flags = 0;
-  (void)sparrow_fp_mul(0x7F7FFFFFu, 0x40000000u, &flags);
-  return flags != 0;
-}
-
-static uint32_t fbits(float f) {
-  uint32_t b;
-  memcpy(&b, &f, 4);
-  return b;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Strip jobs on the golden model in-process.
-
-static sparrow_ops_fabric_t fabric_of(const sparrow_hw_config_t *cfg) {
-  sparrow_ops_fabric_t f;
-  memset(&f, 0, sizeof(f));
-  f.tiles = cfg->tiles;
-  f.lanes = cfg->lanes;
-  f.pmu_words = cfg->pmu_words;
-  f.prog_entries = cfg->prog_entries;
-  f.agcu_outstanding = cfg->agcu_outstanding;
-  f.dram_bw = DRAM_BW;
-  f.dram_latency = DRAM_LATENCY;
-  return f;
-}
-
-typedef struct model_run {
-  uint64_t cycles, est_cycles, dram_rd, dram_wr;
-  uint32_t fp_status, launches;
-} model_run_t;
-
-// Runs a job with its buffers at code / in / out in dram (DRAM filled with FILL elsewhere).
-static model_run_t run_job(const sparrow_hw_config_t *cfg, const sparrow_ops_fabric_t *fab,
-                           const sparrow_ops_simd_plan_t *plan, const sparrow_ops_simd_job_t *job,
-                           uint8_t *dram, uint64_t dram_bytes, uint64_t code_addr,
-                           const uint64_t in_addr[SPARROW_OPS_SIMD_INPUTS], uint64_t out_addr) {
-  model_run_t r;
-  memset(&r, 0, sizeof(r));
-  ck_assert_int_eq(sparrow_ops_simd_code(plan, job, (uint32_t *)(dram + code_addr)),
-                   SPARROW_OPS_OK);
-  sparrow_ops_programs_t progs;
-  ck_assert_int_eq(
-      sparrow_ops_simd_build(plan, job, code_addr, in_addr, out_addr, &progs, &r.est_cycles),
-      SPARROW_OPS_OK);
-  sparrow_model_t *model =
-      sparrow_model_create(cfg, dram, dram_bytes, fab->dram_bw, fab->dram_latency);
-  ck_assert_ptr_nonnull(model);
-  for (size_t li = 0; li < progs.count; ++li) {
-    sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_CLEAR_BIT);
-    sparrow_model_csr_write(model, SPARROW_CSR_WATCHDOG, WATCHDOG);
-    sparrow_model_csr_write(model, SPARROW_CSR_PROG_ADDR, 0);
-    for (size_t i = 0; i < progs.lengths[li]; ++i) {
-      sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_LO, (uint32_t)progs.entries[li][i]);
-      sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_HI,
-                              (uint32_t)(progs.entries[li][i] >> 32));
-    }
-    sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_LAUNCH_BIT);
-    uint32_t status = 0;
-    for (int step = 0; step < 100000; ++step) {
-      status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
-      if (status & ((1u << SPARROW_STATUS_DONE_BIT) | (1u << SPARROW_STATUS_ERROR_BIT))) {
-        break;
-      }
-      sparrow_model_advance(model, 1u << 16);
-    }
-    ck_assert_msg(status & (1u << SPARROW_STATUS_DONE_BIT), "%s launch %zu: status 0x%x error %u",
-                  cfg->name, li, status, sparrow_model_csr_read(model, SPARROW_CSR_ERROR_CODE));
-#define CSR64(name)                                                   \
-  ((uint64_t)sparrow_model_csr_read(model, SPARROW_CSR_##name##_LO) | \
-   ((uint64_t)sparrow_model_csr_read(model, SPARROW_CSR_##name##_HI) << 32))
-    r.cycles += CSR64(CYCLES);
-    r.dram_rd += CSR64(DRAM_RD);
-    r.dram_wr += CSR64(DRAM_WR);
-#undef CSR64
-    r.fp_status |= sparrow_model_csr_read(model, SPARROW_CSR_FP_STATUS);
-    r.launches++;
-  }
-  sparrow_model_destroy(model);
-  sparrow_ops_programs_free(&progs);
-  return r;
-}
 
 // Rows of a group in the strip image: row i of group g is column g * colsp + i, element j on
 // line j.
@@ -216,7 +131,8 @@ static void check_strip(const sparrow_hw_config_t *cfg, const sparrow_ops_strip_
         image_put(in1, width, colsp, g, s->cols, s->len, &dy[at]);
       }
     }
-    model_run_t r = run_job(cfg, &fab, &plan, &job, dram, dram_bytes, code_addr, in_addr, out_addr);
+    model_run_t r =
+        run_simd_job(cfg, &fab, &plan, &job, dram, dram_bytes, code_addr, in_addr, out_addr);
     const uint32_t *out = (const uint32_t *)(dram + out_addr);
     size_t mismatches = 0;
     for (uint32_t g = 0; g < s->groups; ++g) {

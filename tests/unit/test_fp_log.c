@@ -30,7 +30,7 @@
 #include "../../sim/model/sparrow_fp.h"
 #include "../../sim/model/sparrow_fp_log.h"
 #include "../fp/fpulp_check.h"
-#include "model_env.h"
+#include "model_env_simd.h"
 
 #define SIGN 0x80000000u
 #define ABS 0x7FFFFFFFu
@@ -312,82 +312,26 @@ typedef struct entry {
 
 typedef struct harness {
   env_t *env;
-  sparrow_simd_asm_t as;
-  uint32_t code_words;
-  uint32_t code[SPARROW_PCU_IMEM_WORDS];
+  env_simd_t simd;  // the program
 } harness_t;
 
 static void assemble(harness_t *h, bool in_place) {
-  sparrow_simd_asm_init(&h->as);
-  sparrow_simd_seg_begin(&h->as, SPARROW_SIMD_SEG_BODY(0));
-  uint32_t x = sparrow_simd_reg_alloc(&h->as);
-  uint32_t out = in_place ? x : sparrow_simd_reg_alloc(&h->as);
-  sparrow_simd_pop(&h->as, x, SPARROW_SIMD_PORT_A);
-  sparrow_simd_log(&h->as, out, x);
-  sparrow_simd_push(&h->as, SPARROW_SIMD_PRED_ALWAYS, out, 0);
-  sparrow_simd_seg_end(&h->as);
-  char msg[160];
-  ck_assert_msg(sparrow_simd_asm_check(&h->as, msg, sizeof(msg)) == SPARROW_SIMD_ASM_OK, "%s", msg);
-  h->code_words = 2u * h->as.count;
-  ck_assert_int_eq(sparrow_simd_asm_encode(&h->as, h->code, SPARROW_PCU_IMEM_WORDS),
-                   SPARROW_SIMD_ASM_OK);
-}
-
-static sparrow_model_agen_cfg_t linear(uint32_t base, uint32_t count, uint32_t stride) {
-  sparrow_model_agen_cfg_t agen = {base, {count, 1, 1, 1}, {(int32_t)stride, 0, 0, 0}};
-  return agen;
+  sparrow_simd_asm_init(&h->simd.as);
+  sparrow_simd_seg_begin(&h->simd.as, SPARROW_SIMD_SEG_BODY(0));
+  uint32_t x = sparrow_simd_reg_alloc(&h->simd.as);
+  uint32_t out = in_place ? x : sparrow_simd_reg_alloc(&h->simd.as);
+  sparrow_simd_pop(&h->simd.as, x, SPARROW_SIMD_PORT_A);
+  sparrow_simd_log(&h->simd.as, out, x);
+  sparrow_simd_push(&h->simd.as, SPARROW_SIMD_PRED_ALWAYS, out, 0);
+  sparrow_simd_seg_end(&h->simd.as);
+  env_simd_encode(&h->simd, "log");
 }
 
 // Runs the program over the `count` words at ADDR_IN (a multiple of lanes) on tile 0: a LOAD
 // phase, then one SIMD phase; returns FP_STATUS.
 static uint32_t run_batch(harness_t *h, size_t count) {
-  env_t *env = h->env;
-  ck_assert(count % env->lanes == 0 && count <= BATCH && count > 0);
-  uint32_t code_beats = (h->code_words + env->lanes - 1u) / env->lanes;
-  for (uint32_t i = 0; i < code_beats * env->lanes; ++i) {
-    put_word(env, ADDR_CODE + 4u * i, i < h->code_words ? h->code[i] : 0u);
-  }
-  uint32_t beats = (uint32_t)(count / env->lanes);
-  new_program(env);
-  sparrow_model_prog_t *prog = &env->prog;
-  sparrow_model_prog_route(prog, SPARROW_DST_PCU_A, SPARROW_SRC_AGCU_RD0);
-  sparrow_model_agen_cfg_t code = linear(ADDR_CODE, code_beats, env->beat_bytes);
-  sparrow_model_prog_agcu(prog, 0, SPARROW_AGCU_CHANNEL_RD0, &code);
-  sparrow_model_prog_simd_load(prog, 0, 0, code_beats);
-  sparrow_model_prog_run(prog);
-  sparrow_model_agen_cfg_t rd = linear(ADDR_IN, beats, env->beat_bytes);
-  sparrow_model_prog_agcu(prog, 0, SPARROW_AGCU_CHANNEL_RD0, &rd);
-  sparrow_model_agen_cfg_t wr = linear(ADDR_OUT, beats, env->beat_bytes);
-  sparrow_model_prog_route(prog, SPARROW_DST_AGCU_WR, SPARROW_SRC_PCU_OUT);
-  sparrow_model_prog_agcu(prog, 0, SPARROW_AGCU_CHANNEL_WR, &wr);
-  sparrow_model_simd_cfg_t cfg;
-  memset(&cfg, 0, sizeof(cfg));
-  cfg.rows = 1;
-  cfg.beats = beats;
-  cfg.passes = 1;
-  for (uint32_t seg = 0; seg < SPARROW_SIMD_SEGMENTS; ++seg) {
-    uint32_t reg = sparrow_simd_asm_seg_reg(&h->as, seg, 0);
-    cfg.seg_first[seg] = reg & 0xFFFFu;
-    cfg.seg_count[seg] = reg >> 16;
-  }
-  sparrow_model_prog_simd(prog, 0, &cfg);
-  sparrow_model_prog_run(prog);
-  sparrow_model_prog_end(prog);
-  ck_assert(!prog->overflow);
-  sparrow_model_t *model = env->model;
-  sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_CLEAR_BIT);
-  sparrow_model_csr_write(model, SPARROW_CSR_WATCHDOG, WATCHDOG);
-  sparrow_model_prog_load(model, prog);
-  sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_LAUNCH_BIT);
-  uint32_t status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
-  for (int spins = 0; (status & BUSY) != 0 && spins < 100000; ++spins) {
-    sparrow_model_advance(model, 1u << 16);
-    status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
-  }
-  ck_assert_msg(status == DONE, "launch status %08x, error %u at entry %u", status,
-                sparrow_model_csr_read(model, SPARROW_CSR_ERROR_CODE),
-                sparrow_model_csr_read(model, SPARROW_CSR_ERROR_ENTRY));
-  return sparrow_model_csr_read(model, SPARROW_CSR_FP_STATUS);
+  static const env_simd_layout_t kLayout = {ADDR_CODE, ADDR_IN, 0, ADDR_OUT, false, BATCH};
+  return env_simd_run(h->env, &h->simd, &kLayout, count, WATCHDOG);
 }
 
 // Runs entries in batches padded with the filler; every value must be the definition's. Returns
@@ -507,8 +451,9 @@ START_TEST(test_macro) {
       "log macro on %s: %zu inputs (%zu targeted) bit-exact, shuffled and in place; %zu flag "
       "groups exact, %zu alone; %u instructions (%u registers), %u issue groups per beat with the "
       "POP and the PUSH\n",
-      h->env->hw->name, l.count, n_targeted, groups, singles, h->as.count - 2u, h->as.regs_peak,
-      sparrow_simd_asm_groups(&h->as, SPARROW_SIMD_SEG_BODY(0), h->env->lanes));
+      h->env->hw->name, l.count, n_targeted, groups, singles, h->simd.as.count - 2u,
+      h->simd.as.regs_peak,
+      sparrow_simd_asm_groups(&h->simd.as, SPARROW_SIMD_SEG_BODY(0), h->env->lanes));
   free(e);
   free(l.x);
   env_close(h->env);

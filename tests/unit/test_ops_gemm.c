@@ -13,27 +13,12 @@
 #include <string.h>
 
 #include "../../sim/model/sparrow_fp.h"
+#include "ops_fixture.h"
 #include "program.h"
 #include "sparrow_hw.h"
+#include "sparrow_model.h"
 #include "sparrow_ops.h"
 #include "sparrow_ref.h"
-#include "sparrow_model.h"
-
-static const sparrow_hw_config_t *config_named(const char *name) {
-  for (uint32_t i = 0; i < SPARROW_HW_CONFIG_COUNT; ++i) {
-    if (strcmp(kSparrowHwConfigs[i].name, name) == 0) {
-      return &kSparrowHwConfigs[i];
-    }
-  }
-  ck_abort_msg("no configuration %s", name);
-  return NULL;
-}
-
-static sparrow_ops_fabric_t fabric_of(const sparrow_hw_config_t *cfg) {
-  sparrow_ops_fabric_t f = {
-      cfg->tiles, cfg->lanes, cfg->pmu_words, cfg->prog_entries, cfg->agcu_outstanding, 64, 100};
-  return f;
-}
 
 // Shapes every test walks: odd sizes, 1x1x1, tall and skinny, K larger than a PMU holds.
 typedef struct shape {
@@ -160,10 +145,6 @@ END_TEST
 // ---------------------------------------------------------------------------------------------------
 // Program invariants: an independent reading of the entries (not an interpreter of the data).
 
-typedef struct unit_regs {
-  uint32_t r[SPARROW_OPS_PROG_REGS];
-} unit_regs_t;
-
 typedef struct checker {
   const sparrow_ops_gemm_plan_t *plan;
   uint64_t a_addr, b_addr, c_addr;
@@ -172,14 +153,6 @@ typedef struct checker {
   uint64_t phases;
   uint64_t pcu_beat_pairs;
 } checker_t;
-
-static uint64_t agen_total(const uint32_t *regs, uint32_t count_reg) {
-  uint64_t total = 1;
-  for (uint32_t l = 0; l < SPARROW_LOOP_LEVELS; ++l) {
-    total *= regs[count_reg + l] == 0 ? 1 : regs[count_reg + l];
-  }
-  return total;
-}
 
 // Calls fn for every address of a generator (in order).
 typedef void (*addr_fn)(void *ctx, int64_t addr);
@@ -234,29 +207,23 @@ static void c_write_fn(void *vctx, int64_t addr) {
   ctx->ck->c_writes[off / (4 * p->lanes)]++;
 }
 
-static uint32_t *agcu_chan(checker_t *ck, uint32_t t, uint32_t chan) {
-  return &ck->units[SPARROW_UNIT_AGCU + t].r[chan * SPARROW_AGCU_CHAN_BLOCK];
-}
-static uint32_t *pmu_port(checker_t *ck, uint32_t t, uint32_t port) {
-  return &ck->units[SPARROW_UNIT_PMU + t].r[port * SPARROW_PMU_PORT_BLOCK];
-}
-
 // Beats a source produces in this phase (0 when disabled).
-static uint64_t source_beats(checker_t *ck, uint32_t src) {
+static uint64_t source_beats(void *ctx, uint32_t src) {
+  checker_t *ck = ctx;
   uint32_t t = src / SPARROW_SWITCH_SRC_PER_TILE, kind = src % SPARROW_SWITCH_SRC_PER_TILE;
   uint32_t *pcu = ck->units[SPARROW_UNIT_PCU + t].r;
   switch (kind) {
     case SPARROW_SRC_AGCU_RD0:
     case SPARROW_SRC_AGCU_RD1: {
       uint32_t *ch = agcu_chan(
-          ck, t,
+          ck->units, t,
           kind == SPARROW_SRC_AGCU_RD0 ? SPARROW_AGCU_CHANNEL_RD0 : SPARROW_AGCU_CHANNEL_RD1);
       return ch[SPARROW_AGCU_CHAN_ENABLE] ? agen_total(ch, SPARROW_AGCU_CHAN_COUNT) : 0;
     }
     case SPARROW_SRC_PMU_RD0:
     case SPARROW_SRC_PMU_RD1: {
       uint32_t *pt = pmu_port(
-          ck, t, kind == SPARROW_SRC_PMU_RD0 ? SPARROW_PMU_PORT_RD0 : SPARROW_PMU_PORT_RD1);
+          ck->units, t, kind == SPARROW_SRC_PMU_RD0 ? SPARROW_PMU_PORT_RD0 : SPARROW_PMU_PORT_RD1);
       return pt[SPARROW_PMU_PORT_ENABLE] ? agen_total(pt, SPARROW_PMU_PORT_COUNT) : 0;
     }
     case SPARROW_SRC_PCU_OUT:
@@ -266,19 +233,20 @@ static uint64_t source_beats(checker_t *ck, uint32_t src) {
 }
 
 // Beats a destination takes in this phase (0 when its unit is idle).
-static uint64_t dest_beats(checker_t *ck, uint32_t dst) {
+static uint64_t dest_beats(void *ctx, uint32_t dst) {
+  checker_t *ck = ctx;
   uint32_t t = dst / SPARROW_SWITCH_DST_PER_TILE, kind = dst % SPARROW_SWITCH_DST_PER_TILE;
   uint32_t *pcu = ck->units[SPARROW_UNIT_PCU + t].r;
   uint64_t blocks = pcu[SPARROW_PCU_ENABLE] ? pcu[SPARROW_PCU_BLOCKS] : 0;
   switch (kind) {
     case SPARROW_DST_AGCU_WR: {
-      uint32_t *ch = agcu_chan(ck, t, SPARROW_AGCU_CHANNEL_WR);
+      uint32_t *ch = agcu_chan(ck->units, t, SPARROW_AGCU_CHANNEL_WR);
       return ch[SPARROW_AGCU_CHAN_ENABLE] ? agen_total(ch, SPARROW_AGCU_CHAN_COUNT) : 0;
     }
     case SPARROW_DST_PMU_WR0:
     case SPARROW_DST_PMU_WR1: {
       uint32_t *pt = pmu_port(
-          ck, t, kind == SPARROW_DST_PMU_WR0 ? SPARROW_PMU_PORT_WR0 : SPARROW_PMU_PORT_WR1);
+          ck->units, t, kind == SPARROW_DST_PMU_WR0 ? SPARROW_PMU_PORT_WR0 : SPARROW_PMU_PORT_WR1);
       return pt[SPARROW_PMU_PORT_ENABLE] ? agen_total(pt, SPARROW_PMU_PORT_COUNT) : 0;
     }
     case SPARROW_DST_PCU_A:
@@ -290,40 +258,14 @@ static uint64_t dest_beats(checker_t *ck, uint32_t dst) {
   return 0;
 }
 
-static void check_phase(checker_t *ck) {
+static void check_phase(void *ctx) {
+  checker_t *ck = ctx;
   const sparrow_ops_gemm_plan_t *p = ck->plan;
   uint32_t *sw = ck->units[SPARROW_UNIT_SWITCH].r;
   ck->phases++;
   // Routes: every beat produced is consumed by each routed destination, every consumer's beats are
   // produced by its source.
-  for (uint32_t src = 0; src < p->tiles * SPARROW_SWITCH_SRC_PER_TILE; ++src) {
-    uint64_t produced = source_beats(ck, src);
-    int routed = 0;
-    for (uint32_t dst = 0; dst < p->tiles * SPARROW_SWITCH_DST_PER_TILE; ++dst) {
-      uint32_t v = sw[dst];
-      if (!((v >> SPARROW_SWITCH_ROUTE_ENABLE_BIT) & 1u) || (v & 0xFFu) != src) {
-        continue;
-      }
-      routed = 1;
-      ck_assert_msg(dest_beats(ck, dst) == produced,
-                    "phase %llu: source %u makes %llu beats, destination %u takes %llu",
-                    (unsigned long long)ck->phases, src, (unsigned long long)produced, dst,
-                    (unsigned long long)dest_beats(ck, dst));
-    }
-    ck_assert_msg(produced == 0 || routed, "phase %llu: source %u enabled but not routed",
-                  (unsigned long long)ck->phases, src);
-  }
-  for (uint32_t dst = 0; dst < p->tiles * SPARROW_SWITCH_DST_PER_TILE; ++dst) {
-    uint64_t wanted = dest_beats(ck, dst);
-    if (wanted == 0) {
-      continue;
-    }
-    uint32_t v = sw[dst];
-    ck_assert_msg((v >> SPARROW_SWITCH_ROUTE_ENABLE_BIT) & 1u,
-                  "phase %llu: destination %u takes beats but is not routed",
-                  (unsigned long long)ck->phases, dst);
-    ck_assert_uint_eq(source_beats(ck, v & 0xFFu), wanted);
-  }
+  check_routes(sw, p->tiles, ck->phases, source_beats, dest_beats, ck);
   for (uint32_t t = 0; t < p->tiles; ++t) {
     uint32_t *pcu = ck->units[SPARROW_UNIT_PCU + t].r;
     if (pcu[SPARROW_PCU_ENABLE]) {
@@ -338,7 +280,7 @@ static void check_phase(checker_t *ck) {
                                       SPARROW_PMU_PORT_WR0, SPARROW_PMU_PORT_WR1};
     static const uint8_t bits[4] = {1, 4, 2, 8};  // rd0, rd1, wr0, wr1
     for (int i = 0; i < 4; ++i) {
-      uint32_t *pt = pmu_port(ck, t, ports[i]);
+      uint32_t *pt = pmu_port(ck->units, t, ports[i]);
       if (!pt[SPARROW_PMU_PORT_ENABLE]) {
         continue;
       }
@@ -363,8 +305,8 @@ static void check_phase(checker_t *ck) {
     // Sync: the write side fills exactly as many slots as the read side consumes.
     for (uint32_t b = 0; b < 2; ++b) {
       const uint32_t *sync = &pmu[SPARROW_PMU_SYNC_BLOCK + 4 * b];
-      uint32_t *wr = pmu_port(ck, t, b == 0 ? SPARROW_PMU_PORT_WR0 : SPARROW_PMU_PORT_WR1);
-      uint32_t *rd = pmu_port(ck, t, b == 0 ? SPARROW_PMU_PORT_RD0 : SPARROW_PMU_PORT_RD1);
+      uint32_t *wr = pmu_port(ck->units, t, b == 0 ? SPARROW_PMU_PORT_WR0 : SPARROW_PMU_PORT_WR1);
+      uint32_t *rd = pmu_port(ck->units, t, b == 0 ? SPARROW_PMU_PORT_RD0 : SPARROW_PMU_PORT_RD1);
       if (!sync[SPARROW_PMU_SYNC_ENABLE] || !wr[SPARROW_PMU_PORT_ENABLE]) {
         continue;
       }
@@ -379,7 +321,7 @@ static void check_phase(checker_t *ck) {
     }
     // AGCU: reads inside A^T, B or C; writes inside C, counted per beat.
     for (uint32_t chan = 0; chan < 3; ++chan) {
-      uint32_t *ch = agcu_chan(ck, t, chan);
+      uint32_t *ch = agcu_chan(ck->units, t, chan);
       if (!ch[SPARROW_AGCU_CHAN_ENABLE]) {
         continue;
       }
@@ -407,13 +349,7 @@ static void check_phase(checker_t *ck) {
     }
   }
   // Enables end with the phase.
-  for (uint32_t t = 0; t < p->tiles; ++t) {
-    for (uint32_t c = 0; c < 3; ++c)
-      agcu_chan(ck, t, c)[SPARROW_AGCU_CHAN_ENABLE] = 0;
-    for (uint32_t q = 0; q < 4; ++q)
-      pmu_port(ck, t, q)[SPARROW_PMU_PORT_ENABLE] = 0;
-    ck->units[SPARROW_UNIT_PCU + t].r[SPARROW_PCU_ENABLE] = 0;
-  }
+  disable_units(ck->units, p->tiles);
 }
 
 static void check_programs(const sparrow_ops_gemm_plan_t *plan, uint64_t a_addr, uint64_t b_addr,
@@ -429,35 +365,9 @@ static void check_programs(const sparrow_ops_gemm_plan_t *plan, uint64_t a_addr,
   for (size_t pi = 0; pi < progs->count; ++pi) {
     const uint64_t *e = progs->entries[pi];
     size_t n = progs->lengths[pi];
-    ck_assert_uint_ge(n, 1);
     ck_assert_uint_le(n, plan->prog_entries);
     // Each program is self-contained: start from registers the builder cannot know (all ones).
-    memset(ck->units, 0xFF, sizeof(ck->units));
-    for (uint32_t t = 0; t < plan->tiles; ++t) {
-      for (uint32_t c = 0; c < 3; ++c)
-        agcu_chan(ck, t, c)[SPARROW_AGCU_CHAN_ENABLE] = 0;
-      for (uint32_t q = 0; q < 4; ++q)
-        pmu_port(ck, t, q)[SPARROW_PMU_PORT_ENABLE] = 0;
-      ck->units[SPARROW_UNIT_PCU + t].r[SPARROW_PCU_ENABLE] = 0;
-    }
-    for (size_t i = 0; i < n; ++i) {
-      uint32_t op = (uint32_t)(e[i] >> 60);
-      ck_assert_msg(op == SPARROW_OP_CFG || op == SPARROW_OP_RUN || op == SPARROW_OP_END,
-                    "entry %zu: opcode %u", i, op);
-      ck_assert_msg((op == SPARROW_OP_END) == (i == n - 1), "entry %zu: END misplaced", i);
-      if (op == SPARROW_OP_RUN) {
-        check_phase(ck);
-        continue;
-      }
-      if (op != SPARROW_OP_CFG) {
-        continue;
-      }
-      uint32_t unit = (uint32_t)(e[i] >> 48) & 0xFFu, reg = (uint32_t)(e[i] >> 32) & 0xFFFFu;
-      ck_assert_uint_eq((e[i] >> 56) & 0xFu, 0);  // reserved bits 59:56
-      ck_assert_msg(reg < sparrow_ops_unit_reg_count(plan->tiles, unit),
-                    "entry %zu: unit 0x%x register %u", i, unit, reg);
-      ck->units[unit].r[reg] = (uint32_t)e[i];
-    }
+    walk_program(ck->units, plan->tiles, e, n, check_phase, ck);
   }
   // Every C beat is written once per chunk of K; the PCUs see every (block, k) pair once.
   for (size_t i = 0; i < c_beats; ++i) {
@@ -653,40 +563,18 @@ static model_result_t run_on_model(const sparrow_hw_config_t *cfg, uint32_t m, u
   sparrow_ops_programs_t progs;
   ck_assert_int_eq(sparrow_ops_gemm_build(&plan, a_addr, b_addr, c_addr, &progs), SPARROW_OPS_OK);
 
-  sparrow_model_t *model = sparrow_model_create(cfg, dram, dram_bytes, 64, 100);
+  sparrow_model_t *model = sparrow_model_create(cfg, dram, dram_bytes, DRAM_BW, DRAM_LATENCY);
   ck_assert_ptr_nonnull(model);
-  for (size_t li = 0; li < progs.count; ++li) {
-    sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_CLEAR_BIT);
-    sparrow_model_csr_write(model, SPARROW_CSR_WATCHDOG, 100000);
-    sparrow_model_csr_write(model, SPARROW_CSR_PROG_ADDR, 0);
-    for (size_t i = 0; i < progs.lengths[li]; ++i) {
-      sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_LO, (uint32_t)progs.entries[li][i]);
-      sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_HI,
-                              (uint32_t)(progs.entries[li][i] >> 32));
-    }
-    sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_LAUNCH_BIT);
-    uint32_t status = 0;
-    for (int step = 0; step < 100000; ++step) {
-      status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
-      if (status & ((1u << SPARROW_STATUS_DONE_BIT) | (1u << SPARROW_STATUS_ERROR_BIT))) {
-        break;
-      }
-      sparrow_model_advance(model, 1u << 16);
-    }
-    ck_assert_msg(status & (1u << SPARROW_STATUS_DONE_BIT),
-                  "%s %ux%ux%u launch %zu: status 0x%x error %u at entry %u", cfg->name, m, n, k,
-                  li, status, sparrow_model_csr_read(model, SPARROW_CSR_ERROR_CODE),
-                  sparrow_model_csr_read(model, SPARROW_CSR_ERROR_ENTRY));
-#define CSR64(name)                                                   \
-  ((uint64_t)sparrow_model_csr_read(model, SPARROW_CSR_##name##_LO) | \
-   ((uint64_t)sparrow_model_csr_read(model, SPARROW_CSR_##name##_HI) << 32))
-    res.cycles += CSR64(CYCLES);
-    res.macs += CSR64(MACS);
-    res.dram_rd += CSR64(DRAM_RD);
-    res.dram_wr += CSR64(DRAM_WR);
-#undef CSR64
-    res.launches++;
-  }
+  model_run_t run;
+  memset(&run, 0, sizeof(run));
+  char what[64];
+  snprintf(what, sizeof(what), "%s %ux%ux%u", cfg->name, m, n, k);
+  launch_programs(model, &progs, fab.prog_entries, 100000, what, &run);
+  res.cycles = run.cycles;
+  res.macs = run.macs;
+  res.dram_rd = run.dram_rd;
+  res.dram_wr = run.dram_wr;
+  res.launches = run.launches;
   sparrow_model_destroy(model);
   // Nothing outside C was written.
   for (uint64_t i = 0; i < a_addr; ++i)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../../sim/model/sparrow_fp.h"
+#include "ops_fixture.h"
 #include "program.h"
 #include "sparrow_bsr.h"
 #include "sparrow_hw.h"
@@ -26,22 +27,6 @@
 #include "sparrow_ref.h"
 #include "sparrow_sparse.h"
 #include "test_driver_fake.h"
-
-static const sparrow_hw_config_t *config_named(const char *name) {
-  for (uint32_t i = 0; i < SPARROW_HW_CONFIG_COUNT; ++i) {
-    if (strcmp(kSparrowHwConfigs[i].name, name) == 0) {
-      return &kSparrowHwConfigs[i];
-    }
-  }
-  ck_abort_msg("no configuration %s", name);
-  return NULL;
-}
-
-static sparrow_ops_fabric_t fabric_of(const sparrow_hw_config_t *cfg) {
-  sparrow_ops_fabric_t f = {
-      cfg->tiles, cfg->lanes, cfg->pmu_words, cfg->prog_entries, cfg->agcu_outstanding, 64, 100};
-  return f;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Weights and masks.
@@ -346,10 +331,6 @@ END_TEST
 // Program invariants: an independent reading of the entries, walking the index lists the programs
 // load from the packed DRAM image.
 
-typedef struct unit_regs {
-  uint32_t r[SPARROW_OPS_PROG_REGS];
-} unit_regs_t;
-
 typedef struct checker {
   const sparrow_ops_sparse_plan_t *plan;
   const uint8_t *dram;
@@ -367,14 +348,6 @@ static uint32_t cnt(const uint32_t *regs, uint32_t reg) {
   return regs[reg] == 0 ? 1 : regs[reg];
 }
 
-static uint64_t agen_total(const uint32_t *regs, uint32_t count_reg) {
-  uint64_t total = 1;
-  for (uint32_t l = 0; l < SPARROW_LOOP_LEVELS; ++l) {
-    total *= cnt(regs, count_reg + l);
-  }
-  return total;
-}
-
 // The i-th address of an affine generator.
 static int64_t agen_addr(const uint32_t *regs, uint32_t base_reg, uint32_t count_reg,
                          uint32_t stride_reg, uint64_t i) {
@@ -387,22 +360,16 @@ static int64_t agen_addr(const uint32_t *regs, uint32_t base_reg, uint32_t count
   return a;
 }
 
-static uint32_t *agcu_chan(checker_t *ck, uint32_t t, uint32_t chan) {
-  return &ck->units[SPARROW_UNIT_AGCU + t].r[chan * SPARROW_AGCU_CHAN_BLOCK];
-}
-static uint32_t *pmu_port(checker_t *ck, uint32_t t, uint32_t port) {
-  return &ck->units[SPARROW_UNIT_PMU + t].r[port * SPARROW_PMU_PORT_BLOCK];
-}
 static int is_gather(checker_t *ck, uint32_t t, uint32_t port) {
   return (port == SPARROW_PMU_PORT_RD0 || port == SPARROW_PMU_PORT_RD1) &&
-         (pmu_port(ck, t, port)[SPARROW_PMU_PORT_GATHER] & 1u);
+         (pmu_port(ck->units, t, port)[SPARROW_PMU_PORT_GATHER] & 1u);
 }
 
 // Lines a gather port reads, releases it makes, and (through fn) every line address.
 typedef void (*line_fn)(void *ctx, int64_t line, uint32_t slot);
 static uint64_t gather_walk(checker_t *ck, uint32_t t, uint32_t port, uint64_t *releases,
                             line_fn fn, void *ctx) {
-  const uint32_t *pt = pmu_port(ck, t, port);
+  const uint32_t *pt = pmu_port(ck->units, t, port);
   uint32_t base = pt[SPARROW_PMU_PORT_IDX_BASE], count = pt[SPARROW_PMU_PORT_IDX_COUNT];
   uint32_t c0 = cnt(pt, SPARROW_PMU_PORT_COUNT), c2 = cnt(pt, SPARROW_PMU_PORT_COUNT + 2);
   uint32_t c3 = cnt(pt, SPARROW_PMU_PORT_COUNT + 3);
@@ -442,7 +409,7 @@ static uint64_t gather_walk(checker_t *ck, uint32_t t, uint32_t port, uint64_t *
 }
 
 static uint64_t port_lines(checker_t *ck, uint32_t t, uint32_t port) {
-  const uint32_t *pt = pmu_port(ck, t, port);
+  const uint32_t *pt = pmu_port(ck->units, t, port);
   if (!(pt[SPARROW_PMU_PORT_ENABLE] & 1u)) {
     return 0;
   }
@@ -469,14 +436,15 @@ static uint64_t pcu_pairs(checker_t *ck, uint32_t t) {
   return pairs;
 }
 
-static uint64_t source_beats(checker_t *ck, uint32_t src) {
+static uint64_t source_beats(void *ctx, uint32_t src) {
+  checker_t *ck = ctx;
   uint32_t t = src / SPARROW_SWITCH_SRC_PER_TILE, kind = src % SPARROW_SWITCH_SRC_PER_TILE;
   uint32_t *pcu = ck->units[SPARROW_UNIT_PCU + t].r;
   switch (kind) {
     case SPARROW_SRC_AGCU_RD0:
     case SPARROW_SRC_AGCU_RD1: {
       uint32_t *ch = agcu_chan(
-          ck, t,
+          ck->units, t,
           kind == SPARROW_SRC_AGCU_RD0 ? SPARROW_AGCU_CHANNEL_RD0 : SPARROW_AGCU_CHANNEL_RD1);
       return ch[SPARROW_AGCU_CHAN_ENABLE] ? agen_total(ch, SPARROW_AGCU_CHAN_COUNT) : 0;
     }
@@ -490,12 +458,13 @@ static uint64_t source_beats(checker_t *ck, uint32_t src) {
   return 0;
 }
 
-static uint64_t dest_beats(checker_t *ck, uint32_t dst) {
+static uint64_t dest_beats(void *ctx, uint32_t dst) {
+  checker_t *ck = ctx;
   uint32_t t = dst / SPARROW_SWITCH_DST_PER_TILE, kind = dst % SPARROW_SWITCH_DST_PER_TILE;
   uint32_t *pcu = ck->units[SPARROW_UNIT_PCU + t].r;
   switch (kind) {
     case SPARROW_DST_AGCU_WR: {
-      uint32_t *ch = agcu_chan(ck, t, SPARROW_AGCU_CHANNEL_WR);
+      uint32_t *ch = agcu_chan(ck->units, t, SPARROW_AGCU_CHANNEL_WR);
       return ch[SPARROW_AGCU_CHAN_ENABLE] ? agen_total(ch, SPARROW_AGCU_CHAN_COUNT) : 0;
     }
     case SPARROW_DST_PMU_WR0:
@@ -538,37 +507,12 @@ static void mark_line(void *vctx, int64_t line, uint32_t slot) {
   ctx->mark[line] |= ctx->bit;
 }
 
-static void check_phase(checker_t *ck) {
+static void check_phase(void *ctx) {
+  checker_t *ck = ctx;
   const sparrow_ops_sparse_plan_t *p = ck->plan;
   uint32_t *sw = ck->units[SPARROW_UNIT_SWITCH].r;
   ck->phases++;
-  for (uint32_t src = 0; src < p->tiles * SPARROW_SWITCH_SRC_PER_TILE; ++src) {
-    uint64_t produced = source_beats(ck, src);
-    int routed = 0;
-    for (uint32_t dst = 0; dst < p->tiles * SPARROW_SWITCH_DST_PER_TILE; ++dst) {
-      uint32_t v = sw[dst];
-      if (!((v >> SPARROW_SWITCH_ROUTE_ENABLE_BIT) & 1u) || (v & 0xFFu) != src) {
-        continue;
-      }
-      routed = 1;
-      ck_assert_msg(dest_beats(ck, dst) == produced,
-                    "phase %llu: source %u makes %llu beats, destination %u takes %llu",
-                    (unsigned long long)ck->phases, src, (unsigned long long)produced, dst,
-                    (unsigned long long)dest_beats(ck, dst));
-    }
-    ck_assert_msg(produced == 0 || routed, "phase %llu: source %u enabled but not routed",
-                  (unsigned long long)ck->phases, src);
-  }
-  for (uint32_t dst = 0; dst < p->tiles * SPARROW_SWITCH_DST_PER_TILE; ++dst) {
-    uint64_t wanted = dest_beats(ck, dst);
-    if (wanted == 0) {
-      continue;
-    }
-    uint32_t v = sw[dst];
-    ck_assert_msg((v >> SPARROW_SWITCH_ROUTE_ENABLE_BIT) & 1u,
-                  "phase %llu: destination %u takes beats but is not routed",
-                  (unsigned long long)ck->phases, dst);
-  }
+  check_routes(sw, p->tiles, ck->phases, source_beats, dest_beats, ck);
   for (uint32_t t = 0; t < p->tiles; ++t) {
     ck->pcu_beat_pairs += pcu_pairs(ck, t);
     uint32_t *pmu = ck->units[SPARROW_UNIT_PMU + t].r;
@@ -579,7 +523,7 @@ static void check_phase(checker_t *ck) {
     static const uint8_t bits[4] = {1, 4, 2, 8};  // rd0, rd1, wr0, wr1
     int index_write = 0, gathering = 0;
     for (int i = 0; i < 4; ++i) {
-      uint32_t *pt = pmu_port(ck, t, ports[i]);
+      uint32_t *pt = pmu_port(ck->units, t, ports[i]);
       if (!(pt[SPARROW_PMU_PORT_ENABLE] & 1u)) {
         continue;
       }
@@ -597,7 +541,7 @@ static void check_phase(checker_t *ck) {
         uint32_t src = v & 0xFFu, kind = src % SPARROW_SWITCH_SRC_PER_TILE;
         ck_assert(kind == SPARROW_SRC_AGCU_RD0 || kind == SPARROW_SRC_AGCU_RD1);
         uint32_t *ch = agcu_chan(
-            ck, src / SPARROW_SWITCH_SRC_PER_TILE,
+            ck->units, src / SPARROW_SWITCH_SRC_PER_TILE,
             kind == SPARROW_SRC_AGCU_RD0 ? SPARROW_AGCU_CHANNEL_RD0 : SPARROW_AGCU_CHANNEL_RD1);
         uint64_t n = agen_total(pt, SPARROW_PMU_PORT_COUNT);
         uint32_t idx_lines = SPARROW_PMU_IDX_WORDS / p->lanes;
@@ -655,7 +599,7 @@ static void check_phase(checker_t *ck) {
       const uint32_t *sync = &pmu[SPARROW_PMU_SYNC_BLOCK + 4 * b];
       uint32_t wp = b == 0 ? SPARROW_PMU_PORT_WR0 : SPARROW_PMU_PORT_WR1;
       uint32_t rp = b == 0 ? SPARROW_PMU_PORT_RD0 : SPARROW_PMU_PORT_RD1;
-      uint32_t *wr = pmu_port(ck, t, wp), *rd = pmu_port(ck, t, rp);
+      uint32_t *wr = pmu_port(ck->units, t, wp), *rd = pmu_port(ck->units, t, rp);
       if (!(sync[SPARROW_PMU_SYNC_ENABLE] & 1u) || !(wr[SPARROW_PMU_PORT_ENABLE] & 1u)) {
         continue;
       }
@@ -680,7 +624,7 @@ static void check_phase(checker_t *ck) {
     }
     // AGCU: reads inside A, B, the index lists or C; writes inside C, counted per beat.
     for (uint32_t chan = 0; chan < 3; ++chan) {
-      uint32_t *ch = agcu_chan(ck, t, chan);
+      uint32_t *ch = agcu_chan(ck->units, t, chan);
       if (!(ch[SPARROW_AGCU_CHAN_ENABLE] & 1u)) {
         continue;
       }
@@ -706,13 +650,7 @@ static void check_phase(checker_t *ck) {
       }
     }
   }
-  for (uint32_t t = 0; t < p->tiles; ++t) {
-    for (uint32_t c = 0; c < 3; ++c)
-      agcu_chan(ck, t, c)[SPARROW_AGCU_CHAN_ENABLE] = 0;
-    for (uint32_t q = 0; q < 4; ++q)
-      pmu_port(ck, t, q)[SPARROW_PMU_PORT_ENABLE] = 0;
-    ck->units[SPARROW_UNIT_PCU + t].r[SPARROW_PCU_ENABLE] = 0;
-  }
+  disable_units(ck->units, p->tiles);
 }
 
 // The stored work in beat pairs: every (row lane-block, stored lane-block of B) pair of spmm, every
@@ -743,33 +681,8 @@ static void check_programs(const sparrow_ops_sparse_plan_t *plan, const uint8_t 
     size_t n = progs->lengths[pi];
     ck_assert_uint_le(n, plan->prog_entries);
     // Each program is self-contained: registers and index memory it did not write are garbage.
-    memset(ck->units, 0xFF, sizeof(ck->units));
     memset(ck->idx_loaded, 0, sizeof(ck->idx_loaded));
-    for (uint32_t t = 0; t < plan->tiles; ++t) {
-      for (uint32_t c = 0; c < 3; ++c)
-        agcu_chan(ck, t, c)[SPARROW_AGCU_CHAN_ENABLE] = 0;
-      for (uint32_t q = 0; q < 4; ++q)
-        pmu_port(ck, t, q)[SPARROW_PMU_PORT_ENABLE] = 0;
-      ck->units[SPARROW_UNIT_PCU + t].r[SPARROW_PCU_ENABLE] = 0;
-    }
-    for (size_t i = 0; i < n; ++i) {
-      uint32_t op = (uint32_t)(e[i] >> 60);
-      ck_assert_msg(op == SPARROW_OP_CFG || op == SPARROW_OP_RUN || op == SPARROW_OP_END,
-                    "entry %zu: opcode %u", i, op);
-      ck_assert_msg((op == SPARROW_OP_END) == (i == n - 1), "entry %zu: END misplaced", i);
-      if (op == SPARROW_OP_RUN) {
-        check_phase(ck);
-        continue;
-      }
-      if (op != SPARROW_OP_CFG) {
-        continue;
-      }
-      uint32_t unit = (uint32_t)(e[i] >> 48) & 0xFFu, reg = (uint32_t)(e[i] >> 32) & 0xFFFFu;
-      ck_assert_uint_eq((e[i] >> 56) & 0xFu, 0);
-      ck_assert_msg(reg < sparrow_ops_unit_reg_count(plan->tiles, unit),
-                    "entry %zu: unit 0x%x register %u", i, unit, reg);
-      ck->units[unit].r[reg] = (uint32_t)e[i];
-    }
+    walk_program(ck->units, plan->tiles, e, n, check_phase, ck);
   }
   // Every output beat is written once per chunk of the reduction; the PCUs did the stored work.
   for (size_t i = 0; i < c_beats; ++i) {
@@ -845,40 +758,18 @@ static case_result_t run_case(const sparrow_hw_config_t *cfg, const sparse_case_
   res.launches = (uint32_t)progs.count;
   res.est = plan.est_cycles;
   if (on_model) {
-    sparrow_model_t *model = sparrow_model_create(cfg, dram, dram_bytes, 64, 100);
+    sparrow_model_t *model = sparrow_model_create(cfg, dram, dram_bytes, DRAM_BW, DRAM_LATENCY);
     ck_assert_ptr_nonnull(model);
-    for (size_t li = 0; li < progs.count; ++li) {
-      sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_CLEAR_BIT);
-      sparrow_model_csr_write(model, SPARROW_CSR_WATCHDOG, 100000);
-      sparrow_model_csr_write(model, SPARROW_CSR_PROG_ADDR, 0);
-      for (size_t i = 0; i < progs.lengths[li]; ++i) {
-        sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_LO, (uint32_t)progs.entries[li][i]);
-        sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_HI,
-                                (uint32_t)(progs.entries[li][i] >> 32));
-      }
-      sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_LAUNCH_BIT);
-      uint32_t status = 0;
-      for (int step = 0; step < 1000000; ++step) {
-        status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
-        if (status & ((1u << SPARROW_STATUS_DONE_BIT) | (1u << SPARROW_STATUS_ERROR_BIT))) {
-          break;
-        }
-        sparrow_model_advance(model, 1u << 16);
-      }
-      ck_assert_msg(status & (1u << SPARROW_STATUS_DONE_BIT),
-                    "%s %s %ux%ux%u launch %zu: status 0x%x error %u at entry %u", cfg->name,
-                    sparrow_ops_sparse_op_name(c->op), c->m, c->n, c->k, li, status,
-                    sparrow_model_csr_read(model, SPARROW_CSR_ERROR_CODE),
-                    sparrow_model_csr_read(model, SPARROW_CSR_ERROR_ENTRY));
-#define CSR64(name)                                                   \
-  ((uint64_t)sparrow_model_csr_read(model, SPARROW_CSR_##name##_LO) | \
-   ((uint64_t)sparrow_model_csr_read(model, SPARROW_CSR_##name##_HI) << 32))
-      res.cycles += CSR64(CYCLES);
-      res.macs += CSR64(MACS);
-      res.dram_rd += CSR64(DRAM_RD);
-      res.dram_wr += CSR64(DRAM_WR);
-#undef CSR64
-    }
+    model_run_t run;
+    memset(&run, 0, sizeof(run));
+    char what[96];
+    snprintf(what, sizeof(what), "%s %s %ux%ux%u", cfg->name, sparrow_ops_sparse_op_name(c->op),
+             c->m, c->n, c->k);
+    launch_programs(model, &progs, fab.prog_entries, 100000, what, &run);
+    res.cycles = run.cycles;
+    res.macs = run.macs;
+    res.dram_rd = run.dram_rd;
+    res.dram_wr = run.dram_wr;
     sparrow_model_destroy(model);
     // Nothing outside C was written.
     for (uint64_t i = 0; i < addr[3]; ++i) {
@@ -1113,26 +1004,11 @@ START_TEST(test_density_one_is_dense_gemm) {
     sparrow_ops_programs_t progs;
     ck_assert_int_eq(sparrow_ops_sparse_build(&plan, addr[0], addr[1], addr[2], addr[3], &progs),
                      SPARROW_OPS_OK);
-    sparrow_model_t *model = sparrow_model_create(cfg, dram, dram_bytes, 64, 100);
-    for (size_t li = 0; li < progs.count; ++li) {
-      sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_CLEAR_BIT);
-      sparrow_model_csr_write(model, SPARROW_CSR_PROG_ADDR, 0);
-      for (size_t i = 0; i < progs.lengths[li]; ++i) {
-        sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_LO, (uint32_t)progs.entries[li][i]);
-        sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_HI,
-                                (uint32_t)(progs.entries[li][i] >> 32));
-      }
-      sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_LAUNCH_BIT);
-      uint32_t status = 0;
-      for (int step = 0; step < 100000; ++step) {
-        status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
-        if (status & ((1u << SPARROW_STATUS_DONE_BIT) | (1u << SPARROW_STATUS_ERROR_BIT))) {
-          break;
-        }
-        sparrow_model_advance(model, 1u << 16);
-      }
-      ck_assert(status & (1u << SPARROW_STATUS_DONE_BIT));
-    }
+    sparrow_model_t *model = sparrow_model_create(cfg, dram, dram_bytes, DRAM_BW, DRAM_LATENCY);
+    ck_assert_ptr_nonnull(model);
+    model_run_t run;
+    memset(&run, 0, sizeof(run));
+    launch_programs(model, &progs, fab.prog_entries, 0, cfg->name, &run);
     sparrow_model_destroy(model);
     if (op == SPARROW_OPS_SDDMM) {
       // dW's blocks against the dense X^T * dY, block by block.

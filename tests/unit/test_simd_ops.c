@@ -22,6 +22,7 @@
 #include "../../sim/model/model_prog_builder.h"
 #include "../../sim/model/sparrow_fp.h"
 #include "../../sim/model/sparrow_fp_special.h"
+#include "ops_fixture_simd.h"
 #include "program.h"
 #include "simd_asm.h"
 #include "simd_ops.h"
@@ -32,33 +33,6 @@
 
 #define AL SPARROW_SIMD_PRED_ALWAYS
 #define IMM SPARROW_SIMD_SRC_IMM
-#define F_ONE 0x3F800000u
-#define F_NEG_INF 0xFF800000u
-#define F_MAX 0x7F7FFFFFu
-#define DRAM_BW 64u
-#define DRAM_LATENCY 100u
-#define WATCHDOG 1000000u
-#define FILL 0xA5u  // DRAM fill: a stray write shows
-
-static sparrow_ops_fabric_t fabric_of(const sparrow_hw_config_t *cfg) {
-  sparrow_ops_fabric_t f;
-  memset(&f, 0, sizeof(f));
-  f.tiles = cfg->tiles;
-  f.lanes = cfg->lanes;
-  f.pmu_words = cfg->pmu_words;
-  f.prog_entries = cfg->prog_entries;
-  f.agcu_outstanding = cfg->agcu_outstanding;
-  f.dram_bw = DRAM_BW;
-  f.dram_latency = DRAM_LATENCY;
-  return f;
-}
-
-static bool host_flags_observable(void) {
-  uint8_t flags = 0;
-  (void)sparrow_fp_mul(F_MAX, 0x40000000u, &flags);
-  return flags != 0;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The assembler.
 
@@ -337,12 +311,6 @@ END_TEST
 // ---------------------------------------------------------------------------------------------------
 // Running jobs on the golden model.
 
-typedef struct model_run {
-  uint64_t cycles, est_cycles, dram_rd, dram_wr;
-  uint32_t fp_status, launches;
-  size_t entries;
-} model_run_t;
-
 typedef struct buffers {
   uint8_t *dram;
   uint64_t dram_bytes;
@@ -373,54 +341,9 @@ static void layout(const sparrow_ops_simd_plan_t *plan, const sparrow_ops_simd_j
 static model_run_t run_job(const sparrow_hw_config_t *cfg, const sparrow_ops_fabric_t *fab,
                            const sparrow_ops_simd_plan_t *plan, const sparrow_ops_simd_job_t *job,
                            buffers_t *b) {
-  model_run_t r;
-  memset(&r, 0, sizeof(r));
-  ck_assert_int_eq(sparrow_ops_simd_code(plan, job, (uint32_t *)(b->dram + b->code_addr)),
-                   SPARROW_OPS_OK);
-  sparrow_ops_programs_t progs;
-  ck_assert_int_eq(sparrow_ops_simd_build(plan, job, b->code_addr, b->in_addr, b->out_addr, &progs,
-                                          &r.est_cycles),
-                   SPARROW_OPS_OK);
-  sparrow_model_t *model =
-      sparrow_model_create(cfg, b->dram, b->dram_bytes, fab->dram_bw, fab->dram_latency);
-  ck_assert_ptr_nonnull(model);
-  for (size_t li = 0; li < progs.count; ++li) {
-    ck_assert_uint_le(progs.lengths[li], fab->prog_entries);
-    sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_CLEAR_BIT);
-    sparrow_model_csr_write(model, SPARROW_CSR_WATCHDOG, WATCHDOG);
-    sparrow_model_csr_write(model, SPARROW_CSR_PROG_ADDR, 0);
-    for (size_t i = 0; i < progs.lengths[li]; ++i) {
-      sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_LO, (uint32_t)progs.entries[li][i]);
-      sparrow_model_csr_write(model, SPARROW_CSR_PROG_DATA_HI,
-                              (uint32_t)(progs.entries[li][i] >> 32));
-    }
-    sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_LAUNCH_BIT);
-    uint32_t status = 0;
-    for (int step = 0; step < 100000; ++step) {
-      status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
-      if (status & ((1u << SPARROW_STATUS_DONE_BIT) | (1u << SPARROW_STATUS_ERROR_BIT))) {
-        break;
-      }
-      sparrow_model_advance(model, 1u << 16);
-    }
-    ck_assert_msg(status & (1u << SPARROW_STATUS_DONE_BIT),
-                  "%s launch %zu: status 0x%x error %u at entry %u", cfg->name, li, status,
-                  sparrow_model_csr_read(model, SPARROW_CSR_ERROR_CODE),
-                  sparrow_model_csr_read(model, SPARROW_CSR_ERROR_ENTRY));
-#define CSR64(name)                                                   \
-  ((uint64_t)sparrow_model_csr_read(model, SPARROW_CSR_##name##_LO) | \
-   ((uint64_t)sparrow_model_csr_read(model, SPARROW_CSR_##name##_HI) << 32))
-    r.cycles += CSR64(CYCLES);
-    r.dram_rd += CSR64(DRAM_RD);
-    r.dram_wr += CSR64(DRAM_WR);
-    ck_assert_uint_eq(CSR64(MACS), 0);  // SIMD work is not counted as MACs
-#undef CSR64
-    r.fp_status |= sparrow_model_csr_read(model, SPARROW_CSR_FP_STATUS);
-    r.entries += progs.lengths[li];
-    r.launches++;
-  }
-  sparrow_model_destroy(model);
-  sparrow_ops_programs_free(&progs);
+  model_run_t r = run_simd_job(cfg, fab, plan, job, b->dram, b->dram_bytes, b->code_addr,
+                               b->in_addr, b->out_addr);
+  ck_assert_uint_eq(r.macs, 0);  // SIMD work is not counted as MACs
   // Nothing outside the output buffer was written (the code and inputs are still what was put).
   for (uint64_t i = 0; i < b->code_addr; ++i) {
     ck_assert_uint_eq(b->dram[i], FILL);
@@ -708,14 +631,14 @@ static void emit_softmax(sparrow_simd_asm_t *as, uint32_t n) {
   uint32_t x = sparrow_simd_reg_alloc(as), mx = sparrow_simd_reg_alloc(as);
   uint32_t sum = sparrow_simd_reg_alloc(as), r = sparrow_simd_reg_alloc(as);
   sparrow_simd_seg_begin(as, SPARROW_SIMD_SEG_PROLOGUE);
-  sparrow_simd_mov(as, AL, mx, IMM, F_NEG_INF);
+  sparrow_simd_mov(as, AL, mx, IMM, F_NINF);
   sparrow_simd_mov(as, AL, sum, IMM, 0);
   sparrow_simd_seg_end(as);
   // pass 0: max
   sparrow_simd_seg_begin(as, SPARROW_SIMD_SEG_BODY(0));
   sparrow_simd_pop(as, x, SPARROW_SIMD_PORT_A);
   sparrow_simd_cltu(as, AL, 0, SPARROW_SIMD_COL, IMM, n);
-  sparrow_simd_sel(as, AL, x, x, IMM, F_NEG_INF);
+  sparrow_simd_sel(as, AL, x, x, IMM, F_NINF);
   sparrow_simd_fmax(as, AL, mx, mx, x, 0);
   sparrow_simd_seg_end(as);
   sparrow_simd_seg_begin(as, SPARROW_SIMD_SEG_END(0));
@@ -725,7 +648,7 @@ static void emit_softmax(sparrow_simd_asm_t *as, uint32_t n) {
   sparrow_simd_seg_begin(as, SPARROW_SIMD_SEG_BODY(1));
   sparrow_simd_pop(as, x, SPARROW_SIMD_PORT_A);
   sparrow_simd_cltu(as, AL, 0, SPARROW_SIMD_COL, IMM, n);
-  sparrow_simd_sel(as, AL, x, x, IMM, F_NEG_INF);
+  sparrow_simd_sel(as, AL, x, x, IMM, F_NINF);
   sparrow_simd_fsub(as, AL, x, x, mx, 0);
   sparrow_simd_exp(as, x, x);
   sparrow_simd_fadd(as, AL, sum, sum, x, 0);
@@ -738,7 +661,7 @@ static void emit_softmax(sparrow_simd_asm_t *as, uint32_t n) {
   sparrow_simd_seg_begin(as, SPARROW_SIMD_SEG_BODY(2));
   sparrow_simd_pop(as, x, SPARROW_SIMD_PORT_A);
   sparrow_simd_cltu(as, AL, 0, SPARROW_SIMD_COL, IMM, n);
-  sparrow_simd_sel(as, AL, x, x, IMM, F_NEG_INF);
+  sparrow_simd_sel(as, AL, x, x, IMM, F_NINF);
   sparrow_simd_fsub(as, AL, x, x, mx, 0);
   sparrow_simd_exp(as, x, x);
   sparrow_simd_fmul(as, AL, x, x, r, 0);
@@ -751,16 +674,16 @@ static void softmax_golden(uint32_t n, uint32_t lanes, const uint32_t *x, uint32
   uint32_t np = (n + lanes - 1) / lanes * lanes;
   uint32_t mx[16], sum[16], e;
   for (uint32_t l = 0; l < lanes; ++l) {
-    mx[l] = F_NEG_INF;
+    mx[l] = F_NINF;
     sum[l] = 0;
   }
   for (uint32_t c = 0; c < np; ++c) {
-    mx[c % lanes] = sparrow_fp_max(mx[c % lanes], c < n ? x[c] : F_NEG_INF, flags);
+    mx[c % lanes] = sparrow_fp_max(mx[c % lanes], c < n ? x[c] : F_NINF, flags);
   }
   uint32_t m_all, s_all;
   ck_assert_int_eq(sparrow_fp_reduce_max(lanes, mx, &m_all, flags), SPARROW_FP_REDUCE_OK);
   for (uint32_t c = 0; c < np; ++c) {
-    e = sparrow_fp_exp(sparrow_fp_add(c < n ? x[c] : F_NEG_INF, m_all ^ 0x80000000u, flags), flags);
+    e = sparrow_fp_exp(sparrow_fp_add(c < n ? x[c] : F_NINF, m_all ^ 0x80000000u, flags), flags);
     sum[c % lanes] = sparrow_fp_add(sum[c % lanes], e, flags);
   }
   ck_assert_int_eq(sparrow_fp_reduce_sum(lanes, sum, &s_all, flags), SPARROW_FP_REDUCE_OK);
@@ -929,7 +852,7 @@ START_TEST(test_runner_row_scalar) {
   sparrow_simd_seg_begin(&code, SPARROW_SIMD_SEG_PROLOGUE);
   sparrow_simd_pop(&code, 1, SPARROW_SIMD_PORT_B);
   sparrow_simd_ceq(&code, AL, 0, SPARROW_SIMD_LANE, IMM, 0);
-  sparrow_simd_sel(&code, AL, 1, 1, IMM, F_NEG_INF);  // -inf except lane 0: max = lane 0's
+  sparrow_simd_sel(&code, AL, 1, 1, IMM, F_NINF);  // -inf except lane 0: max = lane 0's
   sparrow_simd_rmax(&code, AL, 1, 1, 0);
   sparrow_simd_seg_end(&code);
   sparrow_simd_seg_begin(&code, SPARROW_SIMD_SEG_BODY(0));

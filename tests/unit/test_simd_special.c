@@ -37,7 +37,7 @@
 #include "../../host/ops/simd_special.h"
 #include "../../sim/model/sparrow_fp.h"
 #include "../../sim/model/sparrow_fp_special.h"
-#include "model_env.h"
+#include "model_env_simd.h"
 
 #define BATCH 16384u  // inputs per launch: operands and results fit the fixture's 1 MiB
 #define ADDR_CODE 0x00000u
@@ -270,99 +270,36 @@ static inputs_t make_inputs(const function_t *f, uint64_t seed) {
 typedef struct harness {
   env_t *env;
   const function_t *f;
-  sparrow_simd_asm_t as;
-  uint32_t code_words;
-  uint32_t code[SPARROW_PCU_IMEM_WORDS];
+  env_simd_t simd;  // the program
 } harness_t;
 
 // body: POP r_a (and POP r_b); f(r_out, r_a[, r_b]); PUSH r_out. in_place: the result goes to the
 // first operand's register.
 static void assemble(harness_t *h, bool in_place) {
   const function_t *f = h->f;
-  sparrow_simd_asm_init(&h->as);
-  sparrow_simd_seg_begin(&h->as, SPARROW_SIMD_SEG_BODY(0));
-  uint32_t a = sparrow_simd_reg_alloc(&h->as);
-  uint32_t b = f->macro2 != NULL ? sparrow_simd_reg_alloc(&h->as) : a;
-  uint32_t out = in_place ? a : sparrow_simd_reg_alloc(&h->as);
-  sparrow_simd_pop(&h->as, a, SPARROW_SIMD_PORT_A);
+  sparrow_simd_asm_init(&h->simd.as);
+  sparrow_simd_seg_begin(&h->simd.as, SPARROW_SIMD_SEG_BODY(0));
+  uint32_t a = sparrow_simd_reg_alloc(&h->simd.as);
+  uint32_t b = f->macro2 != NULL ? sparrow_simd_reg_alloc(&h->simd.as) : a;
+  uint32_t out = in_place ? a : sparrow_simd_reg_alloc(&h->simd.as);
+  sparrow_simd_pop(&h->simd.as, a, SPARROW_SIMD_PORT_A);
   if (f->macro2 != NULL) {
-    sparrow_simd_pop(&h->as, b, SPARROW_SIMD_PORT_B);
-    f->macro2(&h->as, out, a, b);
+    sparrow_simd_pop(&h->simd.as, b, SPARROW_SIMD_PORT_B);
+    f->macro2(&h->simd.as, out, a, b);
   } else {
-    f->macro(&h->as, out, a);
+    f->macro(&h->simd.as, out, a);
   }
-  sparrow_simd_push(&h->as, SPARROW_SIMD_PRED_ALWAYS, out, 0);
-  sparrow_simd_seg_end(&h->as);
-  char msg[160];
-  ck_assert_msg(sparrow_simd_asm_check(&h->as, msg, sizeof(msg)) == SPARROW_SIMD_ASM_OK, "%s: %s",
-                f->name, msg);
-  h->code_words = 2u * h->as.count;
-  ck_assert_int_eq(sparrow_simd_asm_encode(&h->as, h->code, SPARROW_PCU_IMEM_WORDS),
-                   SPARROW_SIMD_ASM_OK);
-}
-
-static sparrow_model_agen_cfg_t linear(uint32_t base, uint32_t count, uint32_t stride) {
-  sparrow_model_agen_cfg_t agen = {base, {count, 1, 1, 1}, {(int32_t)stride, 0, 0, 0}};
-  return agen;
+  sparrow_simd_push(&h->simd.as, SPARROW_SIMD_PRED_ALWAYS, out, 0);
+  sparrow_simd_seg_end(&h->simd.as);
+  env_simd_encode(&h->simd, f->name);
 }
 
 // Runs the program over count inputs already in DRAM at ADDR_A (and ADDR_B), count a multiple of
 // lanes, at most BATCH, on tile 0: a LOAD phase, then one SIMD phase (AGCU 0 read 0 -> pcu_a,
 // read 1 -> pcu_b, pcu_out -> AGCU 0 write to ADDR_OUT). Returns FP_STATUS.
 static uint32_t run_batch(harness_t *h, size_t count) {
-  env_t *env = h->env;
-  ck_assert(count % env->lanes == 0 && count <= BATCH && count > 0);
-  uint32_t code_beats = (h->code_words + env->lanes - 1u) / env->lanes;
-  for (uint32_t i = 0; i < code_beats * env->lanes; ++i) {
-    put_word(env, ADDR_CODE + 4u * i, i < h->code_words ? h->code[i] : 0u);
-  }
-  uint32_t beats = (uint32_t)(count / env->lanes);
-  new_program(env);
-  sparrow_model_prog_t *prog = &env->prog;
-  sparrow_model_prog_route(prog, SPARROW_DST_PCU_A, SPARROW_SRC_AGCU_RD0);
-  sparrow_model_agen_cfg_t code = linear(ADDR_CODE, code_beats, env->beat_bytes);
-  sparrow_model_prog_agcu(prog, 0, SPARROW_AGCU_CHANNEL_RD0, &code);
-  sparrow_model_prog_simd_load(prog, 0, 0, code_beats);
-  sparrow_model_prog_run(prog);
-  sparrow_model_agen_cfg_t rd = linear(ADDR_A, beats, env->beat_bytes);
-  sparrow_model_prog_agcu(prog, 0, SPARROW_AGCU_CHANNEL_RD0, &rd);
-  if (h->f->macro2 != NULL) {
-    sparrow_model_agen_cfg_t rd_b = linear(ADDR_B, beats, env->beat_bytes);
-    sparrow_model_prog_route(prog, SPARROW_DST_PCU_B, SPARROW_SRC_AGCU_RD1);
-    sparrow_model_prog_agcu(prog, 0, SPARROW_AGCU_CHANNEL_RD1, &rd_b);
-  }
-  sparrow_model_agen_cfg_t wr = linear(ADDR_OUT, beats, env->beat_bytes);
-  sparrow_model_prog_route(prog, SPARROW_DST_AGCU_WR, SPARROW_SRC_PCU_OUT);
-  sparrow_model_prog_agcu(prog, 0, SPARROW_AGCU_CHANNEL_WR, &wr);
-  sparrow_model_simd_cfg_t cfg;
-  memset(&cfg, 0, sizeof(cfg));
-  cfg.rows = 1;
-  cfg.beats = beats;
-  cfg.passes = 1;
-  for (uint32_t seg = 0; seg < SPARROW_SIMD_SEGMENTS; ++seg) {
-    uint32_t reg = sparrow_simd_asm_seg_reg(&h->as, seg, 0);
-    cfg.seg_first[seg] = reg & 0xFFFFu;
-    cfg.seg_count[seg] = reg >> 16;
-  }
-  sparrow_model_prog_simd(prog, 0, &cfg);
-  sparrow_model_prog_run(prog);
-  sparrow_model_prog_end(prog);
-  ck_assert(!prog->overflow);
-
-  sparrow_model_t *model = env->model;
-  sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_CLEAR_BIT);
-  sparrow_model_csr_write(model, SPARROW_CSR_WATCHDOG, WATCHDOG);
-  sparrow_model_prog_load(model, prog);
-  sparrow_model_csr_write(model, SPARROW_CSR_CTRL, 1u << SPARROW_CTRL_LAUNCH_BIT);
-  uint32_t status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
-  for (int spins = 0; (status & BUSY) != 0 && spins < 100000; ++spins) {
-    sparrow_model_advance(model, 1u << 16);
-    status = sparrow_model_csr_read(model, SPARROW_CSR_STATUS);
-  }
-  ck_assert_msg(status == DONE, "launch status %08x, error %u at entry %u", status,
-                sparrow_model_csr_read(model, SPARROW_CSR_ERROR_CODE),
-                sparrow_model_csr_read(model, SPARROW_CSR_ERROR_ENTRY));
-  return sparrow_model_csr_read(model, SPARROW_CSR_FP_STATUS);
+  env_simd_layout_t layout = {ADDR_CODE, ADDR_A, ADDR_B, ADDR_OUT, h->f->macro2 != NULL, BATCH};
+  return env_simd_run(h->env, &h->simd, &layout, count, WATCHDOG);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -522,9 +459,9 @@ static void check_function(const function_t *f, int config) {
         "%s on %s: %zu inputs (%zu targeted) bit-exact, %zu flag groups exact, %zu alone; "
         "%u instructions (%u registers), %u issue groups per beat with the POPs and the PUSH; "
         "flags seen: %s\n",
-        f->name, h.env->hw->name, in.count, in.targeted, groups, singles, h.as.count - pops - 1u,
-        h.as.regs_peak, sparrow_simd_asm_groups(&h.as, SPARROW_SIMD_SEG_BODY(0), h.env->lanes),
-        all_name);
+        f->name, h.env->hw->name, in.count, in.targeted, groups, singles,
+        h.simd.as.count - pops - 1u, h.simd.as.regs_peak,
+        sparrow_simd_asm_groups(&h.simd.as, SPARROW_SIMD_SEG_BODY(0), h.env->lanes), all_name);
   }
   free(in.e);
   env_close(h.env);
